@@ -1,0 +1,143 @@
+// A typed view of a record for people and programs, and the checked way to build one.
+
+import { formatAddress, parseAddress } from './address.js';
+import { decodeRecord, encodeRecord, type RawRecord } from './codec.js';
+import { fieldText } from './fields.js';
+import { FIELD_SIZE, type RecordLayout, RecordType, type RecordTypeName, typeName, UTMPS_LAYOUT } from './layout.js';
+
+export interface UtmpEntry {
+  type: number;
+  /** Symbolic type, or `UNKNOWN(n)` for a value outside the table. */
+  typeName: string;
+  pid: number;
+  line: string;
+  id: string;
+  user: string;
+  host: string;
+  exit: { termination: number; status: number };
+  session: number;
+  /** Seconds since the epoch, 64-bit in the utmps layout. */
+  tvSec: bigint;
+  tvUsec: number;
+  /** ut_addr_v6 as text: '' (unset), IPv4 or IPv6. */
+  address: string;
+}
+
+export function entryFromRaw(raw: RawRecord): UtmpEntry {
+  return {
+    type: raw.type,
+    typeName: typeName(raw.type) ?? `UNKNOWN(${raw.type})`,
+    pid: raw.pid,
+    line: fieldText(raw.line),
+    id: fieldText(raw.id),
+    user: fieldText(raw.user),
+    host: fieldText(raw.host),
+    exit: { termination: raw.termination, status: raw.exit },
+    session: raw.session,
+    tvSec: raw.tvSec,
+    tvUsec: Number(raw.tvUsec),
+    address: formatAddress(raw.addr),
+  };
+}
+
+export function decodeEntry(bytes: Uint8Array, layout: RecordLayout = UTMPS_LAYOUT): UtmpEntry {
+  return entryFromRaw(decodeRecord(bytes, layout));
+}
+
+/** The entry's time in milliseconds since the epoch (for Date and formatting). */
+export function entryTimeMs(entry: Pick<UtmpEntry, 'tvSec' | 'tvUsec'>): number {
+  return Number(entry.tvSec) * 1000 + Math.floor(entry.tvUsec / 1000);
+}
+
+/** What a caller may set when building a record; unset fields are zero. */
+export interface EntryInput {
+  type: number | RecordTypeName | Lowercase<RecordTypeName>;
+  pid?: number;
+  line?: string;
+  id?: string;
+  user?: string;
+  host?: string;
+  exit?: { termination?: number; status?: number };
+  session?: number;
+  tvSec?: bigint | number;
+  tvUsec?: number;
+  address?: string;
+}
+
+export class RecordError extends RangeError {
+  readonly code = 'EINVAL';
+  readonly errno = 22;
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'RecordError';
+  }
+}
+
+function text(field: string, value: string | undefined, size: number): Buffer {
+  const bytes = Buffer.from(value ?? '', 'utf8');
+  if (bytes.includes(0)) throw new RecordError(field, 'contains a NUL byte');
+  if (bytes.length > size) throw new RecordError(field, `'${value}' is ${bytes.length} bytes, at most ${size} fit`);
+  return bytes;
+}
+
+function integer(field: string, value: number | undefined, min: number, max: number): number {
+  const v = value ?? 0;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RecordError(field, `${v} is not an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+const INT16: [number, number] = [-0x8000, 0x7fff];
+const INT32: [number, number] = [-0x80000000, 0x7fffffff];
+
+function resolveType(type: EntryInput['type']): number {
+  if (typeof type === 'string') {
+    const upper = type.toUpperCase();
+    if (!(upper in RecordType)) throw new RecordError('type', `unknown record type '${type}'`);
+    return RecordType[upper as RecordTypeName];
+  }
+  return integer('type', type, ...INT16);
+}
+
+function resolveSeconds(value: bigint | number | undefined): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value === 'number' && !Number.isInteger(value)) throw new RecordError('tvSec', `${value} is not an integer`);
+  const v = BigInt(value);
+  if (v < -(1n << 63n) || v >= 1n << 63n) throw new RecordError('tvSec', `${v} does not fit 64 bits`);
+  return v;
+}
+
+/** Builds a zero-padded record; throws RecordError for any value that does not fit. */
+export function buildRecord(input: EntryInput, layout: RecordLayout = UTMPS_LAYOUT): Buffer {
+  let addr: Buffer;
+  try {
+    addr = parseAddress(input.address ?? '');
+  } catch (e) {
+    throw new RecordError('address', (e as Error).message);
+  }
+  const raw: RawRecord = {
+    type: resolveType(input.type),
+    pid: integer('pid', input.pid, ...INT32),
+    line: text('line', input.line, FIELD_SIZE.line),
+    id: text('id', input.id, FIELD_SIZE.id),
+    user: text('user', input.user, FIELD_SIZE.user),
+    host: text('host', input.host, FIELD_SIZE.host),
+    termination: integer('exit.termination', input.exit?.termination, ...INT16),
+    exit: integer('exit.status', input.exit?.status, ...INT16),
+    session: integer('session', input.session, ...INT32),
+    tvSec: resolveSeconds(input.tvSec),
+    tvUsec: BigInt(integer('tvUsec', input.tvUsec, 0, 999_999)),
+    addr,
+    reserved: Buffer.alloc(0),
+    padding: Buffer.alloc(0),
+  };
+  try {
+    return encodeRecord(raw, layout);
+  } catch (e) {
+    throw new RecordError('tvSec', (e as Error).message);
+  }
+}

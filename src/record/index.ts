@@ -1,0 +1,5 @@
+export * from './layout.js';
+export * from './codec.js';
+export * from './address.js';
+export * from './fields.js';
+export * from './entry.js';
