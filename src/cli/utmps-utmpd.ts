@@ -1,0 +1,31 @@
+// utmps-utmpd: the utmp service for one connection under a superserver. Serves the file
+// `utmp` in the working directory, as upstream does.
+
+import { runDaemon } from '../server/daemon-main.js';
+import { UtmpService } from '../server/utmp-service.js';
+import { UtmpFile } from '../store/utmp-file.js';
+
+await runDaemon({
+  prog: 'utmps-utmpd',
+  usage: 'utmps-utmpd [ -t timeout-ms ] [ -i idle-timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ]',
+  async build(args, peer, policy, events) {
+    if (args.file !== undefined) throw new Error('utmps-utmpd takes no file argument: it serves ./utmp');
+    const file = await UtmpFile.open('utmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
+    return new UtmpService(file, peer, policy, events);
+  },
+  exitFor(end) {
+    switch (end.reason) {
+      case 'eof':
+      case 'done':
+        return { code: 0 };
+      case 'protocol':
+        return { code: 1, message: `unable to interpret stdin: Protocol error (${end.message})` };
+      case 'truncated':
+        return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
+      case 'timeout':
+        return { code: 111, message: `unable to serve the client: Connection timed out (${end.message})` };
+      default:
+        return { code: 111, message: `unable to serve the client: ${end.message}` };
+    }
+  },
+});

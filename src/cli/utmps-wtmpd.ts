@@ -1,0 +1,33 @@
+// utmps-wtmpd [file]: the wtmp service for one connection under a superserver. Appends to
+// `file` (default `wtmp`, relative to the working directory), as upstream does.
+
+import { runDaemon } from '../server/daemon-main.js';
+import { WtmpService } from '../server/wtmp-service.js';
+import { WtmpFile } from '../store/wtmp-file.js';
+
+await runDaemon({
+  prog: 'utmps-wtmpd',
+  usage: 'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ] [ file ]',
+  async build(args, peer, policy, events) {
+    const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
+    return new WtmpService(file, peer, policy, events);
+  },
+  exitFor(end) {
+    switch (end.reason) {
+      case 'done':
+        return { code: 0 };
+      case 'refused':
+        return { code: 1, message: end.message };
+      case 'protocol':
+        return { code: 111, message: `unable to read command: Protocol error (${end.message})` };
+      case 'eof':
+        return { code: 111, message: 'unable to read command: Broken pipe (the client sent nothing)' };
+      case 'truncated':
+        return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
+      case 'timeout':
+        return { code: 111, message: `unable to read from stdin: Connection timed out (${end.message})` };
+      default:
+        return { code: 111, message: end.message };
+    }
+  },
+});

@@ -1,0 +1,87 @@
+// The shared main of the UCSPI daemons utmps-utmpd and utmps-wtmpd: parse options, build
+// the parts, serve one connection, exit with a code that means something
+// (0 done, 1 refused or protocol error as upstream, 100 usage, 111 system failure).
+
+import { parseArgs } from 'node:util';
+import { layoutByName, type RecordLayout } from '../record/layout.js';
+import { getEffectiveIds, lookupUserByName } from '../sys/native.js';
+import { Policy } from './policy.js';
+import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTimeouts } from './session.js';
+import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
+import type { Peer } from './policy.js';
+import type { ServiceEvents } from './utmp-service.js';
+
+export interface DaemonSpec {
+  prog: string;
+  usage: string;
+  /** Builds the handler for this connection; the file argument is the positional, if any. */
+  build(args: DaemonArgs, peer: Peer, policy: Policy, events: ServiceEvents): Promise<ServiceHandler>;
+  /** Exit code and message for each way a session ends. */
+  exitFor(end: SessionEnd): { code: number; message?: string };
+}
+
+export interface DaemonArgs {
+  file: string | undefined;
+  layout: RecordLayout;
+  lockTimeoutMs: number;
+  timeouts: SessionTimeouts;
+  warn: (message: string) => void;
+}
+
+function milliseconds(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a number of milliseconds, got '${text}'`);
+  return Number(text);
+}
+
+export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)): Promise<never> {
+  const say = (kind: string, message: string): void => {
+    process.stderr.write(`${spec.prog}: ${kind}: ${message}\n`);
+  };
+  const die = (code: number, message: string): never => {
+    say('fatal', message);
+    process.exit(code);
+  };
+  let args: DaemonArgs;
+  let peer: Peer;
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        timeout: { type: 'string', short: 't' },
+        'idle-timeout': { type: 'string', short: 'i' },
+        'lock-timeout': { type: 'string', short: 'L' },
+        format: { type: 'string', short: 'F' },
+      },
+    });
+    if (positionals.length > 1) throw new UsageError('too many arguments');
+    const io = milliseconds('-t', values.timeout, DEFAULT_TIMEOUTS.bodyMs);
+    args = {
+      file: positionals[0],
+      layout: layoutByName(values.format ?? 'utmps'),
+      lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
+      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], 0) },
+      warn: (message) => say('warning', message),
+    };
+    peer = peerFromEnvironment();
+  } catch (e) {
+    return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);
+  }
+  const policy = new Policy({ daemonGid: getEffectiveIds().egid, lookupUser: lookupUserByName });
+  let handler: ServiceHandler;
+  try {
+    handler = await spec.build(args, peer, policy, { report: () => {} });
+  } catch (e) {
+    return die(111, (e as Error).message);
+  }
+  let end: SessionEnd;
+  try {
+    end = await serveStdio(handler, args.timeouts);
+  } catch (e) {
+    return die(e instanceof UsageError ? 100 : 111, (e as Error).message);
+  }
+  const { code, message } = spec.exitFor(end);
+  if (message) say('fatal', message);
+  process.exit(code);
+}

@@ -1,0 +1,48 @@
+// Who may do what (PROTOCOL.md sections 3 and 4). Identity is always the kernel's view of
+// the peer at connect time; nothing the client sends can change it.
+
+import { FIELD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
+import { Errno } from '../protocol/errno.js';
+import type { PasswdEntry } from '../sys/native.js';
+
+export interface Peer {
+  uid: number;
+  gid: number;
+  pid?: number;
+}
+
+export interface Refusal {
+  errno: number;
+  reason: string;
+}
+
+export interface PolicyOptions {
+  /** The daemon's effective gid: peers with this egid may write utmp. */
+  daemonGid: number;
+  /** Name-service lookup of a user name (getpwnam through NSS). */
+  lookupUser: (name: string) => Promise<PasswdEntry | null>;
+}
+
+export class Policy {
+  constructor(private readonly options: PolicyOptions) {}
+
+  /** utmp writes: root, or a peer whose effective gid is the daemon's. */
+  utmpWrite(peer: Peer): Refusal | null {
+    if (peer.uid === 0 || peer.gid === this.options.daemonGid) return null;
+    return { errno: Errno.EPERM, reason: `uid ${peer.uid} gid ${peer.gid} may not write utmp` };
+  }
+
+  /** wtmp appends: root, or a record whose ut_user names the peer's own uid. */
+  async wtmpAppend(peer: Peer, record: Uint8Array): Promise<Refusal | null> {
+    if (peer.uid === 0) return null;
+    // The lookup uses at most 31 bytes of the name, as the C daemon does.
+    const field = record.subarray(L.user, L.user + FIELD_SIZE.user - 1);
+    const nul = field.indexOf(0);
+    const name = Buffer.from(nul < 0 ? field : field.subarray(0, nul)).toString('utf8');
+    if (name === '') return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: empty user name' };
+    const user = await this.options.lookupUser(name);
+    if (!user) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: no such user' };
+    if (user.uid !== peer.uid) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: uid mismatch' };
+    return null;
+  }
+}

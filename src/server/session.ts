@@ -1,0 +1,185 @@
+// One client connection's state machine, shared by every transport (stdin/stdout under a
+// superserver, an accepted socket in utmpsd, a fake stream in tests). Bytes go in through
+// push()/eof(); answers come out through the transport, one write per answer.
+
+import { type Request, RequestParser } from '../protocol/request.js';
+import type { Service } from '../protocol/commands.js';
+
+export interface Transport {
+  /** Sends one answer in one write; resolves once the bytes have left this process. */
+  write(data: Buffer): Promise<void>;
+  /** Closes the connection (both directions). */
+  close(): void;
+  /** Optional flow control for clients that pipeline faster than we answer. */
+  pause?(): void;
+  resume?(): void;
+}
+
+export type SessionEnd =
+  | { reason: 'eof' } // the client closed between requests
+  | { reason: 'done' } // the service ends the session after an answer (wtmp)
+  | { reason: 'refused'; message: string } // answered, then closed on purpose
+  | { reason: 'protocol'; message: string } // unknown command byte: no answer
+  | { reason: 'truncated'; message: string } // EOF in the middle of a request
+  | { reason: 'timeout'; message: string }
+  | { reason: 'error'; message: string }; // transport failure or a bug
+
+export interface HandlerResult {
+  answer: Buffer;
+  /** End the session once the answer is sent. */
+  end?: SessionEnd;
+}
+
+export interface ServiceHandler {
+  readonly service: Service;
+  handle(request: Request): Promise<HandlerResult>;
+}
+
+export interface SessionTimeouts {
+  /** From a request's first byte to its last (C utmps: 30 s). */
+  bodyMs: number;
+  /** For an answer to leave (C utmps: 30 s). */
+  answerMs: number;
+  /** Between requests; 0 waits forever, as C utmps does. */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: SessionTimeouts = { bodyMs: 30_000, answerMs: 30_000, idleMs: 0 };
+
+/** Past this many unread request bytes, stop reading until the backlog drains. */
+const BACKLOG_LIMIT = 64 * 1024;
+
+export class Session {
+  private readonly parser: RequestParser;
+  private busy = false;
+  private sawEof = false;
+  private paused = false;
+  private ended: SessionEnd | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerPhase: 'body' | 'idle' | null = null;
+
+  constructor(
+    private readonly handler: ServiceHandler,
+    private readonly transport: Transport,
+    private readonly timeouts: SessionTimeouts,
+    private readonly onEnd: (end: SessionEnd) => void,
+  ) {
+    this.parser = new RequestParser(handler.service);
+    this.arm();
+  }
+
+  get isEnded(): boolean {
+    return this.ended !== null;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.ended) return;
+    this.parser.push(chunk);
+    if (!this.paused && this.parser.buffered > BACKLOG_LIMIT && this.transport.pause) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    void this.pump();
+  }
+
+  eof(): void {
+    if (this.ended) return;
+    this.sawEof = true;
+    void this.pump();
+  }
+
+  /** Ends the session from outside (server shutdown, transport error). */
+  abort(end: SessionEnd): void {
+    this.finish(end);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy || this.ended) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        let request: Request | null;
+        try {
+          request = this.parser.next();
+        } catch (e) {
+          this.finish({ reason: 'protocol', message: (e as Error).message });
+          return;
+        }
+        if (!request) break;
+        this.disarm();
+        const result = await this.handler.handle(request);
+        if (this.ended) return;
+        if (!(await this.send(result.answer))) return;
+        if (result.end) {
+          this.finish(result.end);
+          return;
+        }
+        if (this.paused && this.parser.buffered <= BACKLOG_LIMIT / 2) {
+          this.paused = false;
+          this.transport.resume?.();
+        }
+      }
+      if (this.sawEof) {
+        const n = this.parser.buffered;
+        this.finish(n === 0 ? { reason: 'eof' } : { reason: 'truncated', message: `connection closed after ${n} bytes of a request` });
+        return;
+      }
+      this.arm();
+    } catch (e) {
+      this.finish({ reason: 'error', message: (e as Error).message });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async send(answer: Buffer): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.timeouts.answerMs);
+    });
+    try {
+      const outcome = await Promise.race([this.transport.write(answer).then(() => 'sent' as const), deadline]);
+      if (outcome === 'timeout') {
+        this.finish({ reason: 'timeout', message: `the client did not take its answer within ${this.timeouts.answerMs} ms` });
+        return false;
+      }
+      return true;
+    } catch (e) {
+      this.finish({ reason: 'error', message: `unable to write answer: ${(e as Error).message}` });
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Starts the body deadline for a partial request, or the idle deadline between requests. */
+  private arm(): void {
+    const phase = this.parser.buffered > 0 ? 'body' : this.timeouts.idleMs > 0 ? 'idle' : null;
+    if (phase === this.timerPhase) return;
+    this.disarm();
+    if (!phase) return;
+    const ms = phase === 'body' ? this.timeouts.bodyMs : this.timeouts.idleMs;
+    this.timerPhase = phase;
+    this.timer = setTimeout(() => {
+      const message =
+        phase === 'body'
+          ? `request incomplete after ${ms} ms (${this.parser.buffered} bytes received)`
+          : `idle for ${ms} ms`;
+      this.finish({ reason: 'timeout', message });
+    }, ms);
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerPhase = null;
+  }
+
+  private finish(end: SessionEnd): void {
+    if (this.ended) return;
+    this.ended = end;
+    this.disarm();
+    this.transport.close();
+    this.onEnd(end);
+  }
+}

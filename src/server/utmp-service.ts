@@ -1,0 +1,69 @@
+// The utmp service: one handler per command over a UtmpFile, a cursor per session
+// (PROTOCOL.md section 3).
+
+import { recordAnswer, recordsAnswer, statusAnswer } from '../protocol/answer.js';
+import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
+import type { Request } from '../protocol/request.js';
+import { newCursor } from '../store/utmp-file.js';
+import type { UtmpFile } from '../store/utmp-file.js';
+import type { Peer, Policy } from './policy.js';
+import type { HandlerResult, ServiceHandler } from './session.js';
+
+export interface ServiceEvents {
+  /** One line per refused or failed request; never record contents. */
+  report(message: string): void;
+}
+
+export class UtmpService implements ServiceHandler {
+  readonly service = 'utmp' as const;
+  private readonly cursor = newCursor();
+
+  constructor(
+    private readonly file: UtmpFile,
+    private readonly peer: Peer,
+    private readonly policy: Policy,
+    private readonly events: ServiceEvents,
+  ) {}
+
+  async handle(request: Request): Promise<HandlerResult> {
+    try {
+      return { answer: await this.dispatch(request) };
+    } catch (e) {
+      const errno = errnoOf(e);
+      this.events.report(`${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`);
+      return { answer: statusAnswer(errno) };
+    }
+  }
+
+  private async dispatch(request: Request): Promise<Buffer> {
+    switch (request.op) {
+      case 'rewind':
+        this.cursor.index = 0;
+        return statusAnswer(Errno.OK);
+      case 'getent':
+        return found(await this.file.getent(this.cursor));
+      case 'getid':
+        return found(await this.file.getid(this.cursor, request.type, request.id));
+      case 'getline':
+        return found(await this.file.getline(this.cursor, request.line));
+      case 'getall':
+        return recordsAnswer(await this.file.getall(this.cursor));
+      case 'putline': {
+        const refusal = this.policy.utmpWrite(this.peer);
+        if (refusal) {
+          this.events.report(`putline refused: ${refusal.reason}`);
+          return statusAnswer(refusal.errno);
+        }
+        await this.file.putline(this.cursor, request.record);
+        return statusAnswer(Errno.OK);
+      }
+      default:
+        // The parser only yields utmp commands here.
+        return statusAnswer(Errno.EINVAL);
+    }
+  }
+}
+
+function found(record: Buffer | null): Buffer {
+  return record ? recordAnswer(record) : statusAnswer(Errno.ESRCH);
+}

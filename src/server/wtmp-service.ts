@@ -1,0 +1,38 @@
+// The wtmp service: one append per connection (PROTOCOL.md section 4).
+
+import { statusAnswer } from '../protocol/answer.js';
+import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
+import type { Request } from '../protocol/request.js';
+import type { WtmpFile } from '../store/wtmp-file.js';
+import type { Peer, Policy } from './policy.js';
+import type { HandlerResult, ServiceHandler } from './session.js';
+import type { ServiceEvents } from './utmp-service.js';
+
+export class WtmpService implements ServiceHandler {
+  readonly service = 'wtmp' as const;
+
+  constructor(
+    private readonly file: WtmpFile,
+    private readonly peer: Peer,
+    private readonly policy: Policy,
+    private readonly events: ServiceEvents,
+  ) {}
+
+  async handle(request: Request): Promise<HandlerResult> {
+    if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
+    const refusal = await this.policy.wtmpAppend(this.peer, request.record);
+    if (refusal) {
+      this.events.report(`append refused for uid ${this.peer.uid}: ${refusal.reason}`);
+      return { answer: statusAnswer(refusal.errno), end: { reason: 'refused', message: refusal.reason } };
+    }
+    try {
+      await this.file.append(request.record);
+      return { answer: statusAnswer(Errno.OK), end: { reason: 'done' } };
+    } catch (e) {
+      const errno = errnoOf(e);
+      const message = `unable to append to wtmp: ${(e as Error).message}`;
+      this.events.report(`append for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${message}`);
+      return { answer: statusAnswer(errno), end: { reason: 'error', message } };
+    }
+  }
+}

@@ -1,0 +1,180 @@
+// A file of fixed-size records, in the utmps or glibc layout, seen as utmps records.
+// Shared by the utmp and wtmp stores: locking with a bounded wait, whole-record reads,
+// durable writes, and the partial-tail rule (reads ignore it, writes replace it).
+
+import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { convertRecord } from '../record/codec.js';
+import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
+import { Errno, errnoOf } from '../protocol/errno.js';
+import { type LockKind, lock, unlock } from '../sys/native.js';
+import { StoreError } from './errors.js';
+import { GroupSync } from './group-sync.js';
+import { openDatabaseFile } from './open.js';
+import { SerialQueue } from './serial.js';
+
+export interface RecordFileOptions {
+  /** On-disk layout; the wire and the API always use utmps records. */
+  layout?: RecordLayout;
+  /** Longest wait for another process's lock before failing with EAGAIN. */
+  lockTimeoutMs?: number;
+  /** Mode for a file this store creates. */
+  mode?: number;
+  /** Told about anything odd in the file (a partial tail record), once per occurrence. */
+  warn?: (message: string) => void;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+export class RecordFile {
+  readonly layout: RecordLayout;
+  protected handle: FileHandle;
+  protected readonly queue = new SerialQueue();
+  protected syncer: GroupSync;
+  private readonly lockTimeoutMs: number;
+  private readonly warn: (message: string) => void;
+  private reportedTail = -1;
+
+  protected constructor(
+    readonly path: string,
+    handle: FileHandle,
+    options: RecordFileOptions,
+  ) {
+    this.handle = handle;
+    this.layout = options.layout ?? UTMPS_LAYOUT;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.warn = options.warn ?? (() => {});
+    this.syncer = new GroupSync(handle);
+  }
+
+  protected static async openHandle(path: string, options: RecordFileOptions): Promise<FileHandle> {
+    return (await openDatabaseFile(path, options.mode ?? 0o644)).handle;
+  }
+
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /** Waits for every write to be durable, then closes the file. */
+  async close(): Promise<void> {
+    await this.queue.run(() => this.syncer.retire());
+  }
+
+  /** Switches to another open file (log rotation); the old one closes once synced. */
+  protected replaceHandle(fresh: FileHandle): void {
+    void this.syncer.retire().catch(() => undefined);
+    this.handle = fresh;
+    this.syncer = new GroupSync(fresh);
+  }
+
+  /** Runs fn under this process's queue and a whole-file lock of the given kind. */
+  protected locked<T>(kind: LockKind, fn: () => T): Promise<T> {
+    return this.queue.run(async () => {
+      const fd = this.handle.fd;
+      try {
+        await lock(fd, kind, { timeoutMs: this.lockTimeoutMs });
+      } catch (e) {
+        const err = e as { code?: string };
+        if (err.code === 'ETIMEDOUT') {
+          throw new StoreError(
+            Errno.EAGAIN,
+            `unable to lock ${this.path}: still locked by another process after ${this.lockTimeoutMs} ms`,
+            { cause: e },
+          );
+        }
+        throw new StoreError(errnoOf(e), `unable to lock ${this.path}: ${(e as Error).message}`, { cause: e });
+      }
+      try {
+        return fn();
+      } finally {
+        unlock(fd);
+      }
+    });
+  }
+
+  /** Whole records in the file; reports a partial tail once per distinct size. */
+  protected recordCount(): number {
+    const size = fstatSync(this.handle.fd).size;
+    const rs = this.layout.size;
+    if (size % rs !== 0 && size !== this.reportedTail) {
+      this.reportedTail = size;
+      this.warn(
+        `${this.path}: ignoring a partial record of ${size % rs} bytes at offset ${size - (size % rs)}; the next write replaces it`,
+      );
+    }
+    return Math.floor(size / rs);
+  }
+
+  /** Records [from, to) as utmps records, concatenated. */
+  protected readRecords(from: number, to: number): Buffer {
+    const rs = this.layout.size;
+    const n = Math.max(0, to - from);
+    const raw = Buffer.allocUnsafe(n * rs);
+    let got = 0;
+    while (got < raw.length) {
+      const r = readSync(this.handle.fd, raw, got, raw.length - got, from * rs + got);
+      if (r === 0) break;
+      got += r;
+    }
+    const whole = Math.floor(got / rs);
+    if (this.layout === UTMPS_LAYOUT) return raw.subarray(0, whole * rs);
+    const out = Buffer.allocUnsafe(whole * UTMPS_LAYOUT.size);
+    for (let i = 0; i < whole; i++) {
+      out.set(convertRecord(raw.subarray(i * rs, (i + 1) * rs), this.layout, UTMPS_LAYOUT), i * UTMPS_LAYOUT.size);
+    }
+    return out;
+  }
+
+  /** Converts a utmps record to the file layout; EOVERFLOW when its time does not fit. */
+  protected toFileLayout(record: Buffer): Buffer {
+    if (this.layout === UTMPS_LAYOUT) return record;
+    try {
+      return convertRecord(record, UTMPS_LAYOUT, this.layout);
+    } catch (e) {
+      throw new StoreError(errnoOf(e, Errno.EINVAL), `unable to store the record in ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Writes one record at index. A short or failed write leaves the file as it was
+   * (truncated back when it grew), so the file only ever holds whole records.
+   */
+  protected writeRecord(index: number, fileRecord: Buffer, sizeBefore: number): void {
+    const offset = index * this.layout.size;
+    let written = 0;
+    try {
+      while (written < fileRecord.length) {
+        written += writeSync(this.handle.fd, fileRecord, written, fileRecord.length - written, offset + written);
+      }
+    } catch (e) {
+      if (offset + written > sizeBefore || offset >= sizeBefore) {
+        try {
+          ftruncateSync(this.handle.fd, Math.min(sizeBefore, offset));
+        } catch {
+          // Nothing more we can do; the error below is what the client hears.
+        }
+      }
+      throw new StoreError(errnoOf(e), `unable to write to ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Runs fn (which writes) under the write lock, then waits until its bytes are on stable
+   * storage. The fsync may be shared with concurrent writers (group commit).
+   */
+  protected async durably(fn: () => void): Promise<void> {
+    const syncer = await this.locked('write', () => {
+      fn();
+      return this.syncer;
+    });
+    try {
+      await syncer.sync();
+    } catch (e) {
+      throw new StoreError(errnoOf(e), `unable to sync ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  protected fileSize(): number {
+    return fstatSync(this.handle.fd).size;
+  }
+}

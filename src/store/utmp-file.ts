@@ -1,0 +1,100 @@
+// The utmp database: fixed-size records, searched and rewritten in place
+// (PROTOCOL.md section 3). Each client session owns a Cursor.
+
+import { RECORD_SIZE } from '../record/layout.js';
+import { Errno } from '../protocol/errno.js';
+import { StoreError } from './errors.js';
+import { type IdKey, isSearchableType, keyOfRecord, matchesId, matchesLine } from './match.js';
+import { RecordFile, type RecordFileOptions } from './record-file.js';
+
+/** A session's position: the index of the next record to read. */
+export interface Cursor {
+  index: number;
+}
+
+export function newCursor(): Cursor {
+  return { index: 0 };
+}
+
+export class UtmpFile extends RecordFile {
+  static async open(path: string, options: RecordFileOptions = {}): Promise<UtmpFile> {
+    return new UtmpFile(path, await RecordFile.openHandle(path, options), options);
+  }
+
+  /** The record at the cursor, or null at the end (ESRCH on the wire). */
+  getent(cursor: Cursor): Promise<Buffer | null> {
+    return this.locked('read', () => {
+      const rec = this.readRecords(cursor.index, Math.min(cursor.index + 1, this.recordCount()));
+      if (rec.length === 0) return null;
+      cursor.index++;
+      return rec;
+    });
+  }
+
+  /** Every record from the cursor to the end, concatenated; the cursor ends at the end. */
+  getall(cursor: Cursor): Promise<Buffer> {
+    return this.locked('read', () => {
+      const count = this.recordCount();
+      const recs = this.readRecords(cursor.index, count);
+      cursor.index = Math.max(cursor.index, count);
+      return recs;
+    });
+  }
+
+  getid(cursor: Cursor, type: number, id: Uint8Array): Promise<Buffer | null> {
+    if (!isSearchableType(type)) {
+      return Promise.reject(new StoreError(Errno.EINVAL, `getid: type ${type} cannot be searched for`));
+    }
+    const key: IdKey = { type, id, line: Buffer.alloc(32) };
+    return this.search(cursor, (rec) => matchesId(key, rec));
+  }
+
+  getline(cursor: Cursor, line: Uint8Array): Promise<Buffer | null> {
+    return this.search(cursor, (rec) => matchesLine(line, rec));
+  }
+
+  /**
+   * Overwrites the first record matching the new one, searching from the record before
+   * the cursor (so a lookup then a put replaces what was read), or appends. Resolves once
+   * the record is on disk.
+   */
+  async putline(cursor: Cursor, record: Buffer): Promise<void> {
+    if (record.length !== RECORD_SIZE) throw new RangeError(`a record is ${RECORD_SIZE} bytes`);
+    const fileRecord = this.toFileLayout(record);
+    await this.durably(() => {
+      const count = this.recordCount();
+      const start = Math.max(0, Math.min(cursor.index, count) - 1);
+      const key = keyOfRecord(record);
+      const found = this.find(start, count, (rec) => matchesId(key, rec));
+      const index = found?.index ?? count;
+      this.writeRecord(index, fileRecord, this.fileSize());
+      cursor.index = index + 1;
+    });
+  }
+
+  private search(cursor: Cursor, match: (rec: Buffer) => boolean): Promise<Buffer | null> {
+    return this.locked('read', () => {
+      const count = this.recordCount();
+      const found = this.find(cursor.index, count, match);
+      if (found === null) {
+        cursor.index = Math.max(cursor.index, count);
+        return null;
+      }
+      cursor.index = found.index + 1;
+      return found.record;
+    });
+  }
+
+  /** The first matching record in [from, to), reading in blocks. */
+  private find(from: number, to: number, match: (rec: Buffer) => boolean): { index: number; record: Buffer } | null {
+    const BLOCK = 256;
+    for (let base = from; base < to; base += BLOCK) {
+      const recs = this.readRecords(base, Math.min(base + BLOCK, to));
+      for (let off = 0; off < recs.length; off += RECORD_SIZE) {
+        const rec = recs.subarray(off, off + RECORD_SIZE);
+        if (match(rec)) return { index: base + off / RECORD_SIZE, record: Buffer.from(rec) };
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,292 @@
+// The only door to the native addon (native/utmps_sys.c): peer credentials, open file
+// description locks and NSS passwd lookups. The addon returns -errno; this module turns
+// that into SysError, so callers branch on `code` like they do for Node's own errors.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as util from 'node:util';
+
+// ---- errors ----
+
+/** errno number -> name. The first name wins (EAGAIN over EWOULDBLOCK), as in libuv. */
+const ERRNO_NAMES: ReadonlyMap<number, string> = (() => {
+  const map = new Map<number, string>();
+  for (const [name, value] of Object.entries(osConstants.errno)) {
+    if (!map.has(value)) map.set(value, name);
+  }
+  return map;
+})();
+
+const { EACCES, EAGAIN, ENOTSOCK, ETIMEDOUT } = osConstants.errno;
+
+/** The loaded addon; see native() below. */
+let addon: Addon | undefined;
+
+// Added in Node 22.12; absent on Node 20.
+const getSystemErrorMessage = (util as { getSystemErrorMessage?: (err: number) => string })
+  .getSystemErrorMessage;
+
+function errnoText(errno: number): string {
+  // glibc's wording when the addon is already loaded (the usual case: it produced the errno).
+  if (addon !== undefined) return addon.strerror(errno);
+  if (getSystemErrorMessage !== undefined) return getSystemErrorMessage(-errno);
+  return util.getSystemErrorName(-errno);
+}
+
+export class SysError extends Error {
+  /** Like 'EAGAIN'; 'UNKNOWN' for numbers the platform does not name. */
+  readonly code: string;
+  /** The positive Linux errno. */
+  readonly errno: number;
+  /** The failed operation, like 'fcntl(F_OFD_SETLK)'. */
+  readonly syscall: string;
+
+  constructor(syscall: string, errno: number, detail?: string) {
+    const n = Math.abs(errno);
+    super(`${syscall}: ${detail ?? errnoText(n)}`);
+    this.name = 'SysError';
+    this.code = ERRNO_NAMES.get(n) ?? 'UNKNOWN';
+    this.errno = n;
+    this.syscall = syscall;
+  }
+}
+
+// ---- loading ----
+
+interface RawPasswd {
+  name: string;
+  uid: number;
+  gid: number;
+  dir: string;
+  shell: string;
+}
+
+/** What native/utmps_sys.c exports; numbers below 0 are -errno. */
+interface Addon {
+  isUnixSocket(fd: number): number;
+  peerCredentials(fd: number): PeerCredentials | number;
+  setLock(fd: number, op: LockOp): number;
+  getpwnam(name: string): RawPasswd | null | number;
+  getpwnamAsync(name: string): Promise<RawPasswd | null | number>;
+  getpwuid(uid: number): RawPasswd | null | number;
+  effectiveIds(): { euid: number; egid: number };
+  strerror(errno: number): string;
+}
+
+/** Argument of setLock; the C side maps it to F_RDLCK/F_WRLCK/F_UNLCK. */
+const LOCK_OP = { read: 0, write: 1, unlock: 2 } as const;
+type LockOp = (typeof LOCK_OP)[keyof typeof LOCK_OP];
+
+const PACKAGE_NAME = 'utmps-ts';
+
+/** Walks up from this module to the package.json named utmps-ts (dist/src/sys -> root). */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    try {
+      const pkg: unknown = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      if (typeof pkg === 'object' && pkg !== null && (pkg as { name?: unknown }).name === PACKAGE_NAME) {
+        return dir;
+      }
+    } catch {
+      // no or unreadable package.json here: keep walking
+    }
+    if (dirname(dir) === dir) return join(here, '..', '..', '..');
+  }
+}
+
+// Loaded on first use, so modules that only import types never need the build.
+function native(): Addon {
+  if (addon === undefined) {
+    const root = packageRoot();
+    const path = join(root, 'build', 'Release', 'utmps_sys.node');
+    try {
+      addon = createRequire(import.meta.url)(path) as Addon;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(
+        `utmps-ts: the native addon is missing or unloadable (${path}); ` +
+          `run \`npm install\` (or \`npx node-gyp rebuild\`) in ${root}: ${why}`,
+        { cause: err },
+      );
+    }
+  }
+  return addon;
+}
+
+// ---- argument checks ----
+
+function checkFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    throw new TypeError(`not a file descriptor: ${String(fd)}`);
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string') throw new TypeError('user name must be a string');
+  if (name.includes('\0')) throw new TypeError('user name contains a NUL character');
+}
+
+function checkUid(uid: number): void {
+  if (!Number.isInteger(uid) || uid < 0 || uid > 0xffffffff) {
+    throw new TypeError(`not a uid: ${String(uid)}`);
+  }
+}
+
+// ---- sockets ----
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+  /** Supplementary groups (SO_PEERGROUPS); null on kernels before 4.13. */
+  groups: number[] | null;
+}
+
+/**
+ * SO_PEERCRED (+ SO_PEERGROUPS) of a connected AF_UNIX socket. Throws SysError:
+ * ENOTSOCK for a non-socket, EAFNOSUPPORT for another family (whose SO_PEERCRED
+ * answer would be made up), ENOTCONN when there is no peer.
+ */
+export function peerCredentials(fd: number): PeerCredentials {
+  checkFd(fd);
+  const r = native().peerCredentials(fd);
+  if (typeof r === 'number') throw new SysError('getsockopt(SO_PEERCRED)', r);
+  return r;
+}
+
+/** True iff fd is a socket of family AF_UNIX; throws SysError for a bad fd. */
+export function isUnixSocket(fd: number): boolean {
+  checkFd(fd);
+  const r = native().isUnixSocket(fd);
+  if (r === -ENOTSOCK) return false;
+  if (r < 0) throw new SysError('getsockopt(SO_DOMAIN)', r);
+  return r === 1;
+}
+
+/** The fd behind a connected net.Socket (Node keeps it on the libuv handle). */
+export function socketFd(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  const fd = handle?.fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+    throw new Error('socket has no file descriptor (closed, or not backed by a file descriptor)');
+  }
+  return fd;
+}
+
+// ---- locks ----
+
+export type LockKind = 'read' | 'write';
+
+function lockOp(kind: LockKind): LockOp {
+  if (kind === 'read' || kind === 'write') return LOCK_OP[kind];
+  throw new TypeError(`lock kind must be 'read' or 'write', got ${String(kind)}`);
+}
+
+/**
+ * One F_OFD_SETLK on the whole file. False when another open file description holds a
+ * conflicting lock (classic POSIX locks of other processes included).
+ */
+export function tryLock(fd: number, kind: LockKind): boolean {
+  checkFd(fd);
+  const r = native().setLock(fd, lockOp(kind));
+  if (r === 0) return true;
+  if (r === -EAGAIN || r === -EACCES) return false;
+  throw new SysError('fcntl(F_OFD_SETLK)', r);
+}
+
+export function unlock(fd: number): void {
+  checkFd(fd);
+  const r = native().setLock(fd, LOCK_OP.unlock);
+  if (r !== 0) throw new SysError('fcntl(F_OFD_SETLK)', r);
+}
+
+const LOCK_FIRST_DELAY_MS = 1;
+const LOCK_MAX_DELAY_MS = 25;
+
+/** Resolves after ms, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Takes a whole-file lock, waiting at most timeoutMs. F_OFD_SETLKW would block the event
+ * loop, so this polls F_OFD_SETLK with growing delays (1 ms doubling to 25 ms). Rejects
+ * with SysError ETIMEDOUT on timeout, or with the signal's reason when it aborts.
+ */
+export async function lock(
+  fd: number,
+  kind: LockKind,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
+  const { timeoutMs, signal } = options;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new TypeError(`timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`);
+  }
+  signal?.throwIfAborted();
+  const deadline = performance.now() + timeoutMs;
+  let delay = LOCK_FIRST_DELAY_MS;
+  while (!tryLock(fd, kind)) {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new SysError(
+        'fcntl(F_OFD_SETLKW)',
+        ETIMEDOUT,
+        `file is locked by another process (gave up after ${timeoutMs} ms)`,
+      );
+    }
+    await sleep(Math.min(delay, left), signal);
+    delay = Math.min(delay * 2, LOCK_MAX_DELAY_MS);
+  }
+}
+
+// ---- users ----
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  dir: string;
+  shell: string;
+}
+
+function passwdResult(r: RawPasswd | null | number, syscall: string): PasswdEntry | null {
+  if (typeof r === 'number') throw new SysError(syscall, r);
+  return r;
+}
+
+/** getpwnam_r through NSS on the libuv thread pool; null when there is no such user. */
+export async function lookupUserByName(name: string): Promise<PasswdEntry | null> {
+  checkName(name);
+  return passwdResult(await native().getpwnamAsync(name), 'getpwnam_r');
+}
+
+/** Same as lookupUserByName, blocking: for one-shot command-line tools. */
+export function lookupUserByNameSync(name: string): PasswdEntry | null {
+  checkName(name);
+  return passwdResult(native().getpwnam(name), 'getpwnam_r');
+}
+
+/** getpwuid_r, blocking; null when no user has this uid. */
+export function lookupUserByUid(uid: number): PasswdEntry | null {
+  checkUid(uid);
+  return passwdResult(native().getpwuid(uid), 'getpwuid_r');
+}
+
+export function getEffectiveIds(): { euid: number; egid: number } {
+  return native().effectiveIds();
+}
