@@ -16,10 +16,12 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -376,6 +378,32 @@ static napi_value effective_ids(napi_env env, napi_callback_info info)
   return ok ? obj : NULL;
 }
 
+/* sd_notify: one datagram to an AF_UNIX socket ('@' starts an abstract name).
+ * Node has no Unix datagram sockets. */
+static napi_value notify_datagram(napi_env env, napi_callback_info info)
+{
+  napi_value argv[2];
+  char path[sizeof ((struct sockaddr_un *)0)->sun_path + 1];
+  void *data;
+  size_t len, plen;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return NULL;
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (plen == 0 || plen >= sizeof sa.sun_path) return int_value(env, -EINVAL);
+  memcpy(sa.sun_path, path, plen);
+  if (path[0] == '@') sa.sun_path[0] = 0;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return int_value(env, -errno);
+  ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+  int e = r < 0 ? errno : 0;
+  close(fd);
+  return int_value(env, -e);
+}
+
 /* glibc's text, so messages match what the C tools print. */
 static napi_value str_error(napi_env env, napi_callback_info info)
 {
@@ -396,6 +424,7 @@ NAPI_MODULE_INIT()
     { "getpwnamAsync", NULL, getpwnam_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuid", NULL, getpwuid_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "effectiveIds", NULL, effective_ids, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "notifyDatagram", NULL, notify_datagram, NULL, NULL, NULL, napi_enumerable, NULL },
     { "strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -17,6 +17,7 @@ await runDaemon({
     switch (end.reason) {
       case 'eof':
       case 'done':
+      case 'shutdown':
         return { code: 0 };
       case 'protocol':
         return { code: 1, message: `unable to interpret stdin: Protocol error (${end.message})` };

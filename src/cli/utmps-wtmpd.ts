@@ -15,6 +15,7 @@ await runDaemon({
   exitFor(end) {
     switch (end.reason) {
       case 'done':
+      case 'shutdown':
         return { code: 0 };
       case 'refused':
         return { code: 1, message: end.message };

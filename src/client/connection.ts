@@ -73,14 +73,15 @@ export interface RecordsAnswer {
   status: number;
 }
 
-function connectSocket(path: string, op: string, signal: AbortSignal): Promise<Socket> {
+function connectSocket(path: string, op: string, signal: AbortSignal, adopt: (socket: Socket) => Connection): Promise<Connection> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal.reason, op, path));
     const socket = createConnection({ path });
     const finish = (error?: UtmpsError): void => {
       socket.off('connect', onConnect).off('error', onError);
       signal.removeEventListener('abort', onAbort);
-      if (error === undefined) return resolve(socket);
+      // Adopted at once, so the connection's own 'error' handler is in place before any error.
+      if (error === undefined) return resolve(adopt(socket));
       socket.destroy();
       reject(error);
     };
@@ -113,8 +114,7 @@ export class Connection {
   }
 
   static async open(path: string, options: CallOptions & { op?: string } = {}): Promise<Connection> {
-    const socket = await withDeadline(options, (signal) => connectSocket(path, options.op ?? 'connect', signal));
-    return new Connection(path, socket);
+    return withDeadline(options, (signal) => connectSocket(path, options.op ?? 'connect', signal, (socket) => new Connection(path, socket)));
   }
 
   get closed(): boolean {

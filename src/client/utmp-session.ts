@@ -51,17 +51,17 @@ export class UtmpSession {
   }
 
   /** getutxent: the record at the cursor, or null at the end (ESRCH). */
-  next(options?: CallOptions): Promise<UtmpRecord | null> {
+  async next(options?: CallOptions): Promise<UtmpRecord | null> {
     return this.#read(encodeRequest.getent(), 'getent', options);
   }
 
   /** getutxid from the cursor on; the type as a number or a name ('USER_PROCESS'). */
-  findId(type: number | string, id: string | Uint8Array, options?: CallOptions): Promise<UtmpRecord | null> {
+  async findId(type: number | string, id: string | Uint8Array, options?: CallOptions): Promise<UtmpRecord | null> {
     return this.#read(encodeRequest.getid(typeNumber(type), fieldBytes('id', id, FIELD_SIZE.id)), 'getid', options);
   }
 
   /** getutxline from the cursor on (LOGIN_PROCESS and USER_PROCESS records). */
-  findLine(line: string | Uint8Array, options?: CallOptions): Promise<UtmpRecord | null> {
+  async findLine(line: string | Uint8Array, options?: CallOptions): Promise<UtmpRecord | null> {
     return this.#read(encodeRequest.getline(fieldBytes('line', line, FIELD_SIZE.line)), 'getline', options);
   }
 
@@ -78,7 +78,7 @@ export class UtmpSession {
    * remembered, and the session reconnects and reads with getent instead.
    * One deadline covers the whole call.
    */
-  readAll(options?: CallOptions): Promise<UtmpRecord[]> {
+  async readAll(options?: CallOptions): Promise<UtmpRecord[]> {
     return withDeadline(this.#options(options), async (signal) => {
       const each: CallOptions = { signal, timeoutMs: 0 };
       await this.rewind(each);
@@ -92,6 +92,7 @@ export class UtmpSession {
           const unanswered = e instanceof UtmpsError && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
           if (!unanswered || this.#extensions === true) throw e;
           this.#extensions = false;
+          this.#conn.close();
           this.#conn = await Connection.open(this.path, each);
           await this.rewind(each);
         }

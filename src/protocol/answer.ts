@@ -11,6 +11,8 @@ export function statusAnswer(errno: number): Buffer {
 }
 
 export function recordAnswer(record: Uint8Array): Buffer {
+  // The buffer is not zeroed: a short record would send uninitialised memory.
+  if (record.length !== RECORD_SIZE) throw new RangeError(`a record is ${RECORD_SIZE} bytes, got ${record.length}`);
   const out = Buffer.allocUnsafe(1 + RECORD_SIZE);
   out[0] = Errno.OK;
   out.set(record, 1);
@@ -19,6 +21,9 @@ export function recordAnswer(record: Uint8Array): Buffer {
 
 /** Several record answers and the closing ESRCH, in one buffer (the getall extension). */
 export function recordsAnswer(records: Uint8Array): Buffer {
+  if (records.length % RECORD_SIZE !== 0) {
+    throw new RangeError(`records are ${RECORD_SIZE} bytes each, got ${records.length} bytes`);
+  }
   const n = records.length / RECORD_SIZE;
   const out = Buffer.allocUnsafe(n * (1 + RECORD_SIZE) + 1);
   for (let i = 0; i < n; i++) {

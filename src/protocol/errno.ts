@@ -4,7 +4,14 @@
 import { constants } from 'node:os';
 
 const BY_NAME: Readonly<Record<string, number>> = constants.errno;
-const BY_NUMBER: ReadonlyMap<number, string> = new Map(Object.entries(BY_NAME).map(([name, n]) => [n, name]));
+// Aliases share a number (EWOULDBLOCK = EAGAIN, EOPNOTSUPP = ENOTSUP); the table lists the
+// usual name first, so keep the first name seen for each number, as Node's own
+// util.getSystemErrorName does.
+const BY_NUMBER: ReadonlyMap<number, string> = new Map(
+  Object.entries(BY_NAME)
+    .reverse()
+    .map(([name, n]) => [n, name]),
+);
 
 export const Errno = {
   OK: 0,

@@ -68,7 +68,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   } catch (e) {
     return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);
   }
-  const policy = new Policy({ daemonGid: getEffectiveIds().egid, lookupUser: lookupUserByName });
+  const policy = new Policy({ daemonGid: () => getEffectiveIds().egid, lookupUser: lookupUserByName });
   let handler: ServiceHandler;
   try {
     handler = await spec.build(args, peer, policy, { report: () => {} });

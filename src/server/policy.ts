@@ -17,8 +17,8 @@ export interface Refusal {
 }
 
 export interface PolicyOptions {
-  /** The daemon's effective gid: peers with this egid may write utmp. */
-  daemonGid: number;
+  /** The daemon's effective gid (read when needed: it changes when privileges drop). */
+  daemonGid: () => number;
   /** Name-service lookup of a user name (getpwnam through NSS). */
   lookupUser: (name: string) => Promise<PasswdEntry | null>;
 }
@@ -28,7 +28,7 @@ export class Policy {
 
   /** utmp writes: root, or a peer whose effective gid is the daemon's. */
   utmpWrite(peer: Peer): Refusal | null {
-    if (peer.uid === 0 || peer.gid === this.options.daemonGid) return null;
+    if (peer.uid === 0 || peer.gid === this.options.daemonGid()) return null;
     return { errno: Errno.EPERM, reason: `uid ${peer.uid} gid ${peer.gid} may not write utmp` };
   }
 

@@ -22,6 +22,7 @@ export type SessionEnd =
   | { reason: 'protocol'; message: string } // unknown command byte: no answer
   | { reason: 'truncated'; message: string } // EOF in the middle of a request
   | { reason: 'timeout'; message: string }
+  | { reason: 'shutdown' } // the server is stopping; no request was cut short
   | { reason: 'error'; message: string }; // transport failure or a bug
 
 export interface HandlerResult {
@@ -32,6 +33,8 @@ export interface HandlerResult {
 
 export interface ServiceHandler {
   readonly service: Service;
+  /** One request per connection: its deadline runs from the connect, not the first byte. */
+  readonly oneRequest: boolean;
   handle(request: Request): Promise<HandlerResult>;
 }
 
@@ -53,6 +56,7 @@ export class Session {
   private readonly parser: RequestParser;
   private busy = false;
   private sawEof = false;
+  private draining = false;
   private paused = false;
   private ended: SessionEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -88,7 +92,13 @@ export class Session {
     void this.pump();
   }
 
-  /** Ends the session from outside (server shutdown, transport error). */
+  /** Ends the session once the request being served (if any) is answered. */
+  drain(): void {
+    this.draining = true;
+    if (!this.busy) this.finish({ reason: 'shutdown' });
+  }
+
+  /** Ends the session from outside (transport error). */
   abort(end: SessionEnd): void {
     this.finish(end);
   }
@@ -110,8 +120,8 @@ export class Session {
         const result = await this.handler.handle(request);
         if (this.ended) return;
         if (!(await this.send(result.answer))) return;
-        if (result.end) {
-          this.finish(result.end);
+        if (result.end || this.draining) {
+          this.finish(result.end ?? { reason: 'shutdown' });
           return;
         }
         if (this.paused && this.parser.buffered <= BACKLOG_LIMIT / 2) {
@@ -154,7 +164,8 @@ export class Session {
 
   /** Starts the body deadline for a partial request, or the idle deadline between requests. */
   private arm(): void {
-    const phase = this.parser.buffered > 0 ? 'body' : this.timeouts.idleMs > 0 ? 'idle' : null;
+    const inRequest = this.parser.buffered > 0 || this.handler.oneRequest;
+    const phase = inRequest ? 'body' : this.timeouts.idleMs > 0 ? 'idle' : null;
     if (phase === this.timerPhase) return;
     this.disarm();
     if (!phase) return;

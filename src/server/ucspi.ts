@@ -55,8 +55,8 @@ export function serveStdio(handler: ServiceHandler, timeouts: SessionTimeouts): 
   if (!streamable(0) || !streamable(1)) {
     throw new UsageError('stdin and stdout must be a socket or a pipe (run me under a superserver such as s6-ipcserver)');
   }
-  const input = new Socket({ fd: 0, readable: true, writable: sameFile(0, 1) });
-  const output = sameFile(0, 1) ? input : new Socket({ fd: 1, readable: false, writable: true });
+  const input = new Socket({ fd: 0, readable: true, writable: sameFile(0, 1), allowHalfOpen: true });
+  const output = sameFile(0, 1) ? input : new Socket({ fd: 1, readable: false, writable: true, allowHalfOpen: true });
   return new Promise((resolve) => {
     const transport: Transport = {
       write: (data) =>

@@ -15,6 +15,7 @@ export interface ServiceEvents {
 }
 
 export class UtmpService implements ServiceHandler {
+  readonly oneRequest = false;
   readonly service = 'utmp' as const;
   private readonly cursor = newCursor();
 

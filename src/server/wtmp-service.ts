@@ -9,6 +9,7 @@ import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
 
 export class WtmpService implements ServiceHandler {
+  readonly oneRequest = true;
   readonly service = 'wtmp' as const;
 
   constructor(

@@ -3,11 +3,14 @@
 import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { fieldEquals, isProcessType, recordType } from '../record/fields.js';
 
-/** What a getid or putline searches for: a type, an id and a line (utmps offsets). */
+/**
+ * What a getid or putline searches for. A getid request carries no line (PROTOCOL.md
+ * section 3), so its key has none and ids are always compared, as C utmps does.
+ */
 export interface IdKey {
   type: number;
   id: Uint8Array;
-  line: Uint8Array;
+  line: Uint8Array | null;
 }
 
 export function keyOfRecord(record: Uint8Array): IdKey {
@@ -29,13 +32,14 @@ function isTimeType(type: number): boolean {
 
 /**
  * glibc's rule: RUN_LVL and the time types match by type alone; anything else matches a
- * process-type record with the same ut_id, or the same ut_line when either id is empty.
+ * process-type record with the same ut_id, or the same ut_line when either id is empty
+ * and the key has a line.
  */
 export function matchesId(key: IdKey, rec: Uint8Array): boolean {
   const type = recordType(rec);
   if (isTimeType(key.type)) return type === key.type;
   if (!isProcessType(type)) return false;
-  if (key.id[0] !== 0 && rec[L.id] !== 0) return fieldEquals(key.id, 0, rec, L.id, FIELD_SIZE.id);
+  if (key.line === null || (key.id[0] !== 0 && rec[L.id] !== 0)) return fieldEquals(key.id, 0, rec, L.id, FIELD_SIZE.id);
   return fieldEquals(key.line, 0, rec, L.line, FIELD_SIZE.line);
 }
 

@@ -45,7 +45,7 @@ export class UtmpFile extends RecordFile {
     if (!isSearchableType(type)) {
       return Promise.reject(new StoreError(Errno.EINVAL, `getid: type ${type} cannot be searched for`));
     }
-    const key: IdKey = { type, id, line: Buffer.alloc(32) };
+    const key: IdKey = { type, id, line: null };
     return this.search(cursor, (rec) => matchesId(key, rec));
   }
 

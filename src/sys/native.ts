@@ -75,6 +75,7 @@ interface Addon {
   getpwuid(uid: number): RawPasswd | null | number;
   effectiveIds(): { euid: number; egid: number };
   strerror(errno: number): string;
+  notifyDatagram(path: string, data: Buffer): number;
 }
 
 /** Argument of setLock; the C side maps it to F_RDLCK/F_WRLCK/F_UNLCK. */
@@ -289,4 +290,10 @@ export function lookupUserByUid(uid: number): PasswdEntry | null {
 
 export function getEffectiveIds(): { euid: number; egid: number } {
   return native().effectiveIds();
+}
+
+/** Sends one datagram to a Unix datagram socket (sd_notify's NOTIFY_SOCKET; '@' = abstract). */
+export function sendNotify(path: string, message: string): void {
+  const r = native().notifyDatagram(path, Buffer.from(message));
+  if (r < 0) throw new SysError('sendto', r);
 }

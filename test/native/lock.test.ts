@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { lock, SysError, tryLock, unlock } from '../../src/sys/native.js';
-import { holdPosixLock, makeTempDir, stop } from './support.js';
+import { holdPosixLock, makeTempDir, stop } from '../helpers/support.js';
 
 let dir: string;
 let removeDir: () => Promise<void>;

@@ -16,7 +16,7 @@ import {
   socketFd,
   SysError,
 } from '../../src/sys/native.js';
-import { firstLine, makeTempDir, stop } from './support.js';
+import { firstLine, makeTempDir, stop } from '../helpers/support.js';
 
 const NOBODY = 65534;
 

@@ -1,0 +1,439 @@
+// npm run bench [-- OPTIONS]: our two servers side by side, under the neutral C load client
+// (shared/tools/utmps-bench) and under our own TypeScript client (bench/load.ts).
+// See docs/BENCHMARKS.md.
+//
+// For each scenario both servers start fresh, in scratch directories on a real disk; then
+// for each client count and repetition every load case runs once against each server,
+// alternating which server goes first. Figures are medians over the repetitions. At the end,
+// utmpsd's memory with 1,000 idle connections. Results: a table on stdout, and
+// bench/results/latest.json (and latest.md).
+
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { installSignalHandlers, spawnGroup, stopAll, stopGroup } from './procs.js';
+import {
+  LOADER_NAMES,
+  type Loader,
+  markdownTable,
+  type MemoryResult,
+  memoryLines,
+  REFERENCE,
+  type Run,
+  summarise,
+  targetLines,
+  targets,
+  textTable,
+} from './report.js';
+import { procMemory, SERVER_KINDS, type Server, type ServerKind, startServer } from './servers.js';
+import { DIST_BENCH, machineInfo, ROOT, scratchBase, SHARED } from './system.js';
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick                 1 repetition, 1 s runs, clients 1,16, who over 0 and 1000 entries
+                          (also UTMPS_BENCH_QUICK=1)
+  --scenarios LIST        from login,wtmp,who:0,who:100,who:1000,session (default: all)
+  --clients LIST          concurrent clients (default 1,4,16)
+  --reps N                repetitions, the median is reported (default 3)
+  --duration S            seconds per run (default 1.5)
+  --loaders LIST          c,ts (default both)
+  --servers LIST          utmpsd,ucspi (default both)
+  --ts-processes N        worker processes of the TS load generator, at most (default 4)
+  --no-memory | --memory-only
+  --out FILE              JSON results (default bench/results/latest.json)
+  --keep-tmp              keep the scratch directory
+environment: UTMPS_SHARED_DIR (default ROOT/../shared), UTMPS_BENCH_TMP (scratch base)`;
+
+type BaseOp = 'login' | 'wtmp' | 'who' | 'session';
+interface Scenario {
+  name: string;
+  op: BaseOp;
+  entries?: number;
+}
+
+const ALL_SCENARIOS: readonly Scenario[] = [
+  { name: 'login', op: 'login' },
+  { name: 'wtmp', op: 'wtmp' },
+  { name: 'who:0', op: 'who', entries: 0 },
+  { name: 'who:100', op: 'who', entries: 100 },
+  { name: 'who:1000', op: 'who', entries: 1000 },
+  { name: 'session', op: 'session' },
+];
+const SESSION_K = 100;
+const MEMORY_CONNECTIONS = 1000;
+const MEMORY_GOAL_MIB = 60;
+
+function die(code: number, message: string): never {
+  process.stderr.write(`bench: ${code === 100 ? 'usage' : 'fatal'}: ${message}\n`);
+  process.exit(code);
+}
+
+function list(text: string | undefined, fallback: string[]): string[] {
+  return text === undefined ? fallback : text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function options() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        scenarios: { type: 'string' },
+        clients: { type: 'string' },
+        reps: { type: 'string' },
+        duration: { type: 'string' },
+        loaders: { type: 'string' },
+        servers: { type: 'string' },
+        'ts-processes': { type: 'string' },
+        'no-memory': { type: 'boolean' },
+        'memory-only': { type: 'boolean' },
+        out: { type: 'string' },
+        'keep-tmp': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    die(100, `${(e as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick ?? process.env.UTMPS_BENCH_QUICK === '1';
+  const names = list(values.scenarios, quick ? ['login', 'wtmp', 'who:0', 'who:1000', 'session'] : ALL_SCENARIOS.map((s) => s.name));
+  const scenarios = names.map((n) => ALL_SCENARIOS.find((s) => s.name === n) ?? die(100, `unknown scenario '${n}'\n${USAGE}`));
+  const clients = list(values.clients, quick ? ['1', '16'] : ['1', '4', '16']).map((c) => {
+    const n = Number(c);
+    if (!Number.isInteger(n) || n < 1 || n > 256) die(100, `bad client count '${c}'`);
+    return n;
+  });
+  const positive = (name: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const v = Number(text);
+    if (!(v > 0)) die(100, `${name} must be > 0, got '${text}'`);
+    return v;
+  };
+  const loaders = list(values.loaders, ['c', 'ts']).map((l) => (l === 'c' || l === 'ts' ? (l as Loader) : die(100, `unknown loader '${l}'`)));
+  const kinds = list(values.servers, [...SERVER_KINDS]).map((k) =>
+    SERVER_KINDS.includes(k as ServerKind) ? (k as ServerKind) : die(100, `unknown server '${k}'`),
+  );
+  return {
+    quick,
+    scenarios,
+    clients,
+    reps: Math.round(positive('--reps', values.reps, quick ? 1 : 3)),
+    durationS: positive('--duration', values.duration, quick ? 1 : 1.5),
+    loaders,
+    kinds,
+    tsProcesses: Math.round(positive('--ts-processes', values['ts-processes'], 4)),
+    memory: !values['no-memory'],
+    memoryOnly: values['memory-only'] ?? false,
+    out: values.out ?? join(ROOT, 'bench', 'results', 'latest.json'),
+    keepTmp: values['keep-tmp'] ?? false,
+  };
+}
+
+type Options = ReturnType<typeof options>;
+
+/** What one load case runs: a loader and its op for a scenario. */
+interface Case {
+  loader: Loader;
+  op: string;
+}
+
+function casesFor(s: Scenario, loaders: readonly Loader[]): Case[] {
+  const out: Case[] = [];
+  for (const loader of loaders) {
+    out.push({ loader, op: s.op });
+    if (loader === 'ts' && s.op === 'who') out.push({ loader, op: 'who-ext' });
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a load generator in its own process group, waits for it, parses its JSON line.
+ * Exit 0 (clean) and 1 (some errors) both carry a result; anything else is a failure.
+ */
+async function runJson(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const child = spawnGroup(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    if (err.length < 8192) err += c.toString();
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopGroup(child, 'SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`${cmd} ${args.join(' ')}: no result after ${timeoutMs} ms`);
+  const line = out.trim().split('\n').pop() ?? '';
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    parsed = undefined;
+  }
+  if ((code === 0 || code === 1) && parsed) return parsed;
+  const why = parsed?.setup_error ?? err.trim() ?? '';
+  throw new Error(`${cmd} ${args.join(' ')}: exit ${code ?? signal}: ${why}`);
+}
+
+class Bench {
+  readonly runs: Run[] = [];
+  readonly started = new Date();
+  #done = 0;
+
+  constructor(
+    readonly opts: Options,
+    readonly scratch: string,
+    readonly cBench: string,
+  ) {}
+
+  #args(loader: Loader, op: string, clients: number, server: Server, extra: { entries?: number; durationS: number; prefill?: number }): [string, string[]] {
+    const common = ['-U', server.utmpSocket, '-W', server.wtmpSocket, '-o', op, '-n', String(clients), '-d', String(extra.durationS), '--json'];
+    if (op === 'session') common.push('-k', String(SESSION_K));
+    if (extra.entries !== undefined) common.push('-e', String(extra.entries));
+    if (extra.prefill) common.push('-m', `prefill:${extra.prefill}`);
+    if (loader === 'c') return [this.cBench, common];
+    return [process.execPath, [join(DIST_BENCH, 'load.js'), ...common, '-P', String(Math.min(clients, this.opts.tsProcesses))]];
+  }
+
+  async #load(loader: Loader, op: string, clients: number, server: Server, extra: { entries?: number; durationS: number; prefill?: number }) {
+    const [cmd, args] = this.#args(loader, op, clients, server, extra);
+    return runJson(cmd, args, server.dir, (extra.durationS + 120) * 1000);
+  }
+
+  /** Fresh servers for a scenario: prefilled, and warmed by a short untimed run. */
+  async #servers(s: Scenario): Promise<Map<ServerKind, Server>> {
+    const servers = new Map<ServerKind, Server>();
+    const tag = s.name.replace(':', '-');
+    for (const kind of this.opts.kinds) {
+      const server = await startServer(kind, join(this.scratch, `${kind}-${tag}`));
+      servers.set(kind, server);
+      if (s.entries) await runJson(this.cBench, ['-U', server.utmpSocket, '-o', 'who', '-c', '0', '-m', `prefill:${s.entries}`, '--json'], server.dir, 300_000);
+      // Warm-up (utmpsd's JIT, the page cache): a short run, not recorded.
+      await this.#load('c', s.op, 4, server, { entries: s.entries, durationS: 0.3 });
+    }
+    return servers;
+  }
+
+  total(): number {
+    const { scenarios, clients, reps, kinds, loaders } = this.opts;
+    return scenarios.reduce((a, s) => a + casesFor(s, loaders).length, 0) * clients.length * reps * kinds.length;
+  }
+
+  async scenario(s: Scenario): Promise<void> {
+    const servers = await this.#servers(s);
+    try {
+      for (const clients of this.opts.clients) {
+        for (let rep = 0; rep < this.opts.reps; rep++) {
+          for (const c of casesFor(s, this.opts.loaders)) {
+            // Alternate which server goes first, so drift on a shared machine evens out.
+            const kinds = rep % 2 ? [...this.opts.kinds].reverse() : this.opts.kinds;
+            for (const kind of kinds) await this.#one(s, c, clients, rep, servers.get(kind)!);
+          }
+        }
+      }
+    } finally {
+      for (const server of servers.values()) await server.stop();
+    }
+  }
+
+  async #one(s: Scenario, c: Case, clients: number, rep: number, server: Server): Promise<void> {
+    const r = await this.#load(c.loader, c.op, clients, server, { entries: s.entries, durationS: this.opts.durationS });
+    const lat = r.latency_us as { p50: number; p99: number };
+    const errors = (r.errors as { total: number }).total;
+    const session = r.session as { puts_per_s: number; put_latency_us: { p50: number; p99: number } } | undefined;
+    const run: Run = {
+      loader: c.loader,
+      op: c.op,
+      entries: s.entries,
+      clients,
+      kind: server.kind,
+      rep,
+      opsPerS: r.ops_per_s as number,
+      p50Ms: lat.p50 / 1000,
+      p99Ms: lat.p99 / 1000,
+      errors,
+      firstError: (r.first_error as string | null) ?? null,
+      putsPerS: session?.puts_per_s,
+      putP50Ms: session ? session.put_latency_us.p50 / 1000 : undefined,
+      putP99Ms: session ? session.put_latency_us.p99 / 1000 : undefined,
+      raw: r,
+    };
+    if (c.op === 'who-ext') {
+      const used = (r.who as { extension_used?: number } | undefined)?.extension_used ?? 0;
+      if (used !== r.ops) run.firstError ??= `getall was used for ${used} of ${r.ops} listings`;
+    }
+    this.runs.push(run);
+    this.#done++;
+    const puts = run.putsPerS === undefined ? '' : `, ${Math.round(run.putsPerS)} puts/s`;
+    const err = errors ? `, ${errors} errors (${run.firstError})` : '';
+    process.stderr.write(
+      `[${this.#done}/${this.total()}] ${c.loader} ${c.op}${s.entries === undefined ? '' : ` ${s.entries}`} n=${clients} ${server.kind} #${rep + 1}: ` +
+        `${run.opsPerS.toFixed(1)} ops/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms${puts}${err}\n`,
+    );
+  }
+
+  /** utmpsd's resident memory with 1,000 idle connections from a separate process. */
+  async memory(): Promise<MemoryResult> {
+    // Root is exempt from the per-uid cap; -c lifts the total (default 1000) above the test.
+    const server = await startServer('utmpsd', join(this.scratch, 'utmpsd-memory'), { extra: ['-c', String(2 * MEMORY_CONNECTIONS)] });
+    try {
+      for (const op of ['login', 'wtmp', 'who']) await this.#load('c', op, 4, server, { durationS: 0.5 });
+      await sleep(1000);
+      const pid = server.pids[0];
+      const baseline = await procMemory(pid);
+      const hold = spawnGroup(process.execPath, [join(DIST_BENCH, 'hold.js'), server.utmpSocket, String(MEMORY_CONNECTIONS)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let log = '';
+      hold.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          const timer = setTimeout(() => reject(new Error('hold: not ready after 60 s')), 60_000);
+          hold.stdout!.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes('\n')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          hold.once('exit', (code) => {
+            clearTimeout(timer);
+            reject(new Error(`hold exited with ${code}: ${log.trim()}`));
+          });
+        });
+        await sleep(1000);
+        const loaded = await procMemory(pid);
+        return {
+          connections: MEMORY_CONNECTIONS,
+          baselineRssKiB: baseline.rssKiB,
+          rssKiB: loaded.rssKiB,
+          hwmKiB: loaded.hwmKiB,
+          goalMiB: MEMORY_GOAL_MIB,
+        };
+      } finally {
+        await stopGroup(hold);
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+async function buildCBench(dir: string): Promise<string> {
+  const source = join(SHARED, 'tools', 'utmps-bench.c');
+  const out = join(dir, 'utmps-bench');
+  try {
+    await promisify(execFile)('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-D_GNU_SOURCE', source, '-o', out, '-lm']);
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    die(111, `unable to build ${source}: ${err.stderr?.trim() || err.message}`);
+  }
+  return out;
+}
+
+function referenceLines(): string[] {
+  return [
+    'C utmps reference (C daemons under s6-ipcserver, C client, same machine kind; from the issue):',
+    `  login ~${REFERENCE.loginPerS}/s and wtmp append ~${REFERENCE.wtmpPerS}/s at 16 clients,`,
+    `  who over 1,000 entries ${REFERENCE.whoPerS1000} listings/s, sessions ${REFERENCE.sessionPutsPerS} putlines/s.`,
+    '  Targets for utmpsd: >= 3x login and wtmp, >= 2x session putlines, >= parity for a 1000-entry',
+    '  who with the plain protocol, >= 10x for it with the getall extension.',
+  ];
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const { base, mount, why } = scratchBase();
+  const scratch = await mkdtemp(join(base, 'utb-'));
+  installSignalHandlers(async () => {
+    if (!opts.keepTmp) await rm(scratch, { recursive: true, force: true });
+  });
+  const machine = machineInfo(scratch);
+  process.stderr.write(
+    `bench: scratch ${scratch} (${mount?.device ?? '?'} ${mount?.fsType ?? '?'}; ${why}); ` +
+      `${machine.cores} x ${machine.cpu}, node ${machine.node}, load ${machine.loadavg.join(' ')}\n`,
+  );
+  const cBench = await buildCBench(scratch);
+  const bench = new Bench(opts, scratch, cBench);
+  let memory: MemoryResult | undefined;
+  let failure: Error | undefined;
+  try {
+    if (!opts.memoryOnly) {
+      process.stderr.write(
+        `bench: ${bench.total()} runs of ${opts.durationS} s (${opts.reps} rep(s), clients ${opts.clients.join(',')}, ` +
+          `scenarios ${opts.scenarios.map((s) => s.name).join(',')})\n`,
+      );
+      for (const s of opts.scenarios) await bench.scenario(s);
+    }
+    if (opts.memory || opts.memoryOnly) memory = await bench.memory();
+  } catch (e) {
+    failure = e as Error;
+    process.stderr.write(`bench: error: ${failure.message}\n`);
+  } finally {
+    await stopAll();
+  }
+
+  const rows = summarise(bench.runs);
+  const goals = targets(rows);
+  const finished = new Date();
+  const loadAfter = machineInfo(scratch).loadavg;
+  const text: string[] = [];
+  const md: string[] = [];
+  text.push(`utmps-ts bench, ${bench.started.toISOString()}: median of ${opts.reps} run(s) of ${opts.durationS} s each`);
+  md.push(`Run ${bench.started.toISOString()}: median of ${opts.reps} run(s) of ${opts.durationS} s each.`);
+  for (const loader of opts.loaders) {
+    const mine = rows.filter((r) => r.loader === loader);
+    if (!mine.length) continue;
+    text.push('', `${LOADER_NAMES[loader]}:`, textTable(mine));
+    md.push('', `**${LOADER_NAMES[loader]}**`, '', markdownTable(mine));
+  }
+  const errored = rows.filter((r) => r.firstError);
+  if (errored.length) {
+    text.push('', 'Errors (first of each row):', ...errored.map((r) => `  ${r.loader} ${r.label} n=${r.clients}: ${r.firstError}`));
+    md.push('', 'Errors (first of each row):', '', ...errored.map((r) => `- ${r.loader} ${r.label} n=${r.clients}: ${r.firstError}`));
+  }
+  text.push('', ...referenceLines());
+  if (rows.length) {
+    text.push('', 'Targets (utmpsd):', ...targetLines(goals));
+    md.push('', 'Targets (utmpsd):', '', '```', ...targetLines(goals), '```');
+  }
+  if (memory) {
+    text.push('', 'Memory:', ...memoryLines(memory));
+    md.push('', 'Memory:', '', '```', ...memoryLines(memory), '```');
+  }
+  text.push('', `machine: ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, node ${machine.node}, s6 ${machine.s6 ?? '?'}`);
+  text.push(`scratch fs: ${machine.scratch.device ?? '?'} (${machine.scratch.fsType ?? '?'}) at ${machine.scratch.mountPoint ?? '?'}; load average before ${machine.loadavg.join(' ')}, after ${loadAfter.join(' ')}`);
+  process.stdout.write(text.join('\n') + '\n');
+
+  const result = {
+    tool: 'utmps-ts bench',
+    started: bench.started.toISOString(),
+    finished: finished.toISOString(),
+    options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) },
+    machine: { ...machine, loadavgAfter: loadAfter },
+    reference: REFERENCE,
+    targets: goals,
+    memory: memory ?? null,
+    summary: rows,
+    runs: bench.runs,
+    error: failure?.message ?? null,
+  };
+  await mkdir(dirname(opts.out), { recursive: true });
+  await writeFile(opts.out, JSON.stringify(result, null, 1) + '\n');
+  await writeFile(opts.out.replace(/\.json$/, '') + '.md', md.join('\n') + '\n');
+  process.stderr.write(`bench: results in ${opts.out}\n`);
+  if (!opts.keepTmp) await rm(scratch, { recursive: true, force: true });
+  process.exitCode = failure ? 111 : 0;
+}
+
+await main();

@@ -1,0 +1,217 @@
+// Shared plumbing of the `utmps` subcommands: buffered output, option parsing with the
+// usage exit, error wording. (100 usage, 111 system failure, 1 refusal.)
+
+import { closeSync, constants, existsSync, fsyncSync, linkSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
+import { EXIT_USAGE } from './common.js';
+
+export const PROG = 'utmps';
+
+/** Thrown to end a subcommand with a message and an exit code; utmps.ts prints it. */
+export class Exit extends Error {
+  constructor(
+    readonly status: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
+export function usageError(usage: string): Exit {
+  return new Exit(EXIT_USAGE, `usage: ${usage}`);
+}
+
+export function fatalError(message: string, status = 111): Exit {
+  return new Exit(status, `fatal: ${message}`);
+}
+
+/** The strerror-like reason of a Node system error ("No such file or directory"). */
+export function reason(e: unknown): string {
+  const err = e as { code?: string; message?: string; reason?: string };
+  if (typeof err?.reason === 'string') return err.reason;
+  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(err?.message ?? '');
+  const text = m ? m[1] : String(err?.message ?? e);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Runs a util.parseArgs call; its errors become usage errors. */
+export function parseOptions<R>(parse: () => R, usage: string): R {
+  try {
+    return parse();
+  } catch (e) {
+    throw new Exit(EXIT_USAGE, `fatal: ${(e as Error).message.split('\n')[0]}\nutmps: usage: ${usage}`);
+  }
+}
+
+/** --format utmps|glibc; undefined means detect. */
+export function formatOption(value: string | undefined, usage: string): RecordLayout | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'utmps') return UTMPS_LAYOUT;
+  if (value === 'glibc') return GLIBC_LAYOUT;
+  throw new Exit(EXIT_USAGE, `fatal: unknown format '${value}' (expected utmps or glibc)\nutmps: usage: ${usage}`);
+}
+
+/**
+ * Output in large chunks, written synchronously: text is latin1 (one char per byte, see
+ * src/format/text.ts). A reader that went away (EPIPE) ends the program quietly.
+ */
+export class Output {
+  private parts: string[] = [];
+  private pending = 0;
+
+  constructor(
+    private readonly fd = 1,
+    private readonly chunk = 1 << 16,
+  ) {}
+
+  write(text: string): void {
+    this.parts.push(text);
+    this.pending += text.length;
+    if (this.pending >= this.chunk) this.flush();
+  }
+
+  line(text: string): void {
+    this.write(`${text}\n`);
+  }
+
+  bytes(data: Uint8Array): void {
+    this.flush();
+    writeAll(this.fd, data);
+  }
+
+  flush(): void {
+    if (this.pending === 0 && this.parts.length === 0) return;
+    const data = Buffer.from(this.parts.join(''), 'latin1');
+    this.parts = [];
+    this.pending = 0;
+    writeAll(this.fd, data);
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** writeSync until done; waits out EAGAIN (a non-blocking pipe inherited as stdout). */
+export function writeAll(fd: number, data: Uint8Array): void {
+  let done = 0;
+  while (done < data.length) {
+    try {
+      done += writeSync(fd, data, done, data.length - done);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 5);
+        continue;
+      }
+      if (code === 'EPIPE' && fd === 1) process.exit(0);
+      throw e;
+    }
+  }
+}
+
+/** Lines of a file descriptor, read in chunks (latin1, without their newlines). */
+export function* readLines(fd: number): Generator<string> {
+  const chunk = Buffer.allocUnsafe(1 << 16);
+  let rest = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 5);
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) break;
+    const parts = (rest + chunk.toString('latin1', 0, n)).split('\n');
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest !== '') yield rest;
+}
+
+/** Everything on a file descriptor (stdin), for the few inputs that cannot be streamed. */
+export function readAll(fd: number): Buffer {
+  const parts: Buffer[] = [];
+  const chunk = Buffer.allocUnsafe(1 << 16);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 5);
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) return Buffer.concat(parts);
+    parts.push(Buffer.from(chunk.subarray(0, n)));
+  }
+}
+
+/**
+ * A file written under a temporary name next to its destination and put in place at
+ * commit(): readers never see half a file, and a failure leaves the destination as it was.
+ * Without `replace`, commit() refuses (EEXIST) to replace an existing file, atomically.
+ */
+export class AtomicFile {
+  readonly fd: number;
+  private readonly temp: string;
+  private done = false;
+
+  constructor(
+    readonly path: string,
+    private readonly replace: boolean,
+    mode = 0o644,
+  ) {
+    // O_EXCL makes the name ours; pid and time keep it from clashing with another run.
+    this.temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+    this.fd = openSync(this.temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  }
+
+  write(data: Uint8Array): void {
+    writeAll(this.fd, data);
+  }
+
+  commit(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.done = true;
+    try {
+      if (this.replace) {
+        renameSync(this.temp, this.path);
+        return;
+      }
+      try {
+        linkSync(this.temp, this.path); // fails with EEXIST rather than replace
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+        // No hard links here: check, then rename (a small window, unlike link).
+        if (existsSync(this.path)) throw Object.assign(new Error('file exists'), { code: 'EEXIST' });
+        renameSync(this.temp, this.path);
+        return;
+      }
+      unlinkSync(this.temp);
+    } catch (e) {
+      rmSync(this.temp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Drops the temporary file; the destination is untouched. */
+  abort(): void {
+    if (!this.done) {
+      this.done = true;
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    rmSync(this.temp, { force: true });
+  }
+}

@@ -1,0 +1,177 @@
+// utmps last: login history from wtmp files, newest first, like util-linux last
+// (differences: docs/READERS.md). Reads each file backwards in blocks.
+
+import { parseArgs } from 'node:util';
+import { basename } from 'node:path';
+import { UTMPS_LAYOUT } from '../record/layout.js';
+import { beginsLine, LastPairing, lastLine, type LineOptions, type Session, sessionJson, TIME_FORMATS, type TimeFormat } from '../format/last.js';
+import { parseTimeSpec } from '../format/timespec.js';
+import { isoTime } from '../format/time.js';
+import { secondsAt } from '../format/view.js';
+import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime, WtmpReader } from '../store/wtmp-reader.js';
+import { Exit, fatalError, formatOption, Output, parseOptions, reason, writeAll } from './utmps-io.js';
+
+const USAGE =
+  'utmps last [ -f file ]... [ -n num | -num ] [ -s time ] [ -t time ] [ -p time ] [ -x ] [ -F ] [ -i ] [ -w ] [ -a | -R ] ' +
+  '[ --time-format notime|short|full|iso ] [ --format utmps|glibc ] [ --json ] [ user | tty ]...';
+
+const HELP = `usage: ${USAGE}
+
+Shows logins and logouts from wtmp, newest first (util-linux last's output).
+  -f, --file FILE        read FILE (repeatable); default $UTMPS_WTMP_FILE, else /var/log/wtmp
+  -n, --limit N, -N      stop after N lines
+  -s, --since TIME       only records from TIME on
+  -t, --until TIME       only records up to TIME
+  -p, --present TIME     only sessions that include TIME
+  -x, --system           also shutdowns, run level and clock changes
+  -F, --fulltimes        full login and logout times (--time-format full)
+  -i, --ip               the IP address instead of the host name
+  -w, --fullnames        user and host names in full
+  -a, --hostlast         the host in the last column
+  -R, --nohostname       no host column
+      --time-format F    notime, short, full or iso
+      --format F         the file's layout, utmps or glibc (default: detected)
+      --json             one JSON document instead of text
+TIME: YYYY-MM-DD[ hh:mm[:ss]], YYYYMMDDhhmmss, hh:mm[:ss], now, today, yesterday, tomorrow, +5min, -2days, "1h ago".
+`;
+
+const OPTIONS = {
+  file: { type: 'string', short: 'f', multiple: true },
+  limit: { type: 'string', short: 'n' },
+  since: { type: 'string', short: 's' },
+  until: { type: 'string', short: 't' },
+  present: { type: 'string', short: 'p' },
+  system: { type: 'boolean', short: 'x' },
+  fulltimes: { type: 'boolean', short: 'F' },
+  ip: { type: 'boolean', short: 'i' },
+  fullnames: { type: 'boolean', short: 'w' },
+  hostlast: { type: 'boolean', short: 'a' },
+  nohostname: { type: 'boolean', short: 'R' },
+  'time-format': { type: 'string' },
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** last's "-5" means "-n 5". */
+function expandCounts(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') return out.concat(argv.slice(i));
+    const m = /^-(\d+)$/.exec(argv[i]);
+    if (m) out.push('-n', m[1]);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
+function timeArg(text: string | undefined, now: number): number | undefined {
+  if (text === undefined) return undefined;
+  const t = parseTimeSpec(text, now);
+  if (t === undefined) throw new Exit(100, `fatal: invalid time value "${text}"`);
+  return t;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseOptions(() => parseArgs({ args: expandCounts(argv), options: OPTIONS, allowPositionals: true, strict: true }), USAGE);
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const layout = formatOption(v.format, USAGE);
+  let timeFormat: TimeFormat = v.fulltimes ? 'full' : 'short';
+  if (v['time-format'] !== undefined) {
+    if (!TIME_FORMATS.includes(v['time-format'] as TimeFormat)) {
+      throw new Exit(100, `fatal: unknown time format '${v['time-format']}' (expected notime, short, full or iso)`);
+    }
+    timeFormat = v['time-format'] as TimeFormat;
+  }
+  let limit = 0;
+  if (v.limit !== undefined) {
+    if (!/^\d+$/.test(v.limit)) throw new Exit(100, `fatal: invalid number of lines: ${v.limit}`);
+    limit = Number(v.limit);
+  }
+  const since = timeArg(v.since, now);
+  const until = timeArg(v.until, now);
+  const present = timeArg(v.present, now);
+  const files = v.file ?? [process.env.UTMPS_WTMP_FILE || '/var/log/wtmp'];
+  const lineOptions: LineOptions = { timeFormat, ip: v.ip, fullNames: v.fullnames, hostLast: v.hostlast, noHost: v.nohostname };
+
+  const out = new Output();
+  let printed = 0;
+  let firstSession = true;
+  const sink = v.json
+    ? (s: Session): boolean => {
+        out.write(`${firstSession ? '' : ','}\n${JSON.stringify(sessionJson(s))}`);
+        firstSession = false;
+        return !(limit > 0 && ++printed >= limit);
+      }
+    : (s: Session): boolean => {
+        out.line(lastLine(s, lineOptions));
+        return !(limit > 0 && ++printed >= limit);
+      };
+  const pairing = new LastPairing(
+    {
+      system: v.system,
+      since,
+      until,
+      present,
+      filters: positionals.map((p) => Buffer.from(p).toString('latin1')),
+      isGone: (...args) => probe(...args),
+      warn: (m) => {
+        out.flush();
+        writeAll(2, Buffer.from(`utmps: warning: ${m}\n`));
+      },
+    },
+    sink,
+  );
+
+  // Only logins from this boot need the user database (and the native addon).
+  let probe: LoginProbe = loginBeforeBoot;
+  let fullProbe = false;
+
+  if (v.json) out.write('{"files":[');
+  for (const [index, path] of files.entries()) {
+    let reader: WtmpReader;
+    try {
+      reader = WtmpReader.open(path, { layout });
+    } catch (e) {
+      out.flush();
+      throw fatalError(`unable to open ${path}: ${reason(e)}`);
+    }
+    const newest = reader.count > 0 ? reader.read(reader.count - 1, 1).buf : null;
+    if (!fullProbe && newest !== null && secondsAt(newest, 0) >= systemBootTime()) {
+      probe = await loadLoginProbe();
+      fullProbe = true;
+    }
+    try {
+      pairing.reset();
+      if (v.json) {
+        out.write(`${index === 0 ? '' : ','}{"file":${JSON.stringify(path)},"format":"${reader.layout.name}","sessions":[`);
+        firstSession = true;
+      }
+      blocks: for (const { buf, count } of reader.blocksBackward()) {
+        for (let i = count - 1; i >= 0; i--) {
+          if (!pairing.push(buf, i * UTMPS_LAYOUT.size)) break blocks;
+        }
+      }
+      const first = reader.first();
+      const begins = first ? secondsAt(first, 0) : reader.ctime;
+      if (v.json) {
+        out.write(`\n],"begins":${JSON.stringify({ tvSec: begins, time: isoTime(begins) })}}`);
+      } else {
+        const text = beginsLine(basename(path), begins, timeFormat);
+        if (text !== null) out.write(`\n${text}\n`);
+      }
+    } catch (e) {
+      out.flush();
+      throw fatalError(`unable to read ${path}: ${reason(e)}`);
+    } finally {
+      reader.close();
+    }
+  }
+  if (v.json) out.write(']}\n');
+  out.flush();
+  return 0;
+}

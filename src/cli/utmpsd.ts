@@ -1,0 +1,179 @@
+// utmpsd: the utmp and wtmp services in one long-running server. See docs/UTMPSD.md.
+
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { layoutByName } from '../record/layout.js';
+import { resolveLocations } from '../server/config.js';
+import { DEFAULT_LIMITS } from '../server/limits.js';
+import { systemdSockets } from '../server/listen.js';
+import { Logger } from '../server/log.js';
+import { Policy } from '../server/policy.js';
+import { becomeUser, handOver, resolveIdentity, type Identity } from '../server/privileges.js';
+import { notifyFd, sdNotify } from '../server/readiness.js';
+import { DEFAULT_TIMEOUTS } from '../server/session.js';
+import { Utmpsd } from '../server/utmpsd.js';
+import { UtmpFile } from '../store/utmp-file.js';
+import { WtmpFile } from '../store/wtmp-file.js';
+import { getEffectiveIds, lookupUserByName } from '../sys/native.js';
+
+const USAGE = `usage: utmpsd [options]
+  --state-dir DIR            sockets and files go here (default: /run/utmps as root,
+                             else $XDG_RUNTIME_DIR/utmps or ./.utmps)
+  --utmpd-socket PATH        utmp service socket (default STATE/.utmpd-socket)
+  --wtmpd-socket PATH        wtmp service socket (default STATE/.wtmpd-socket)
+  --utmp-file PATH           utmp file (default STATE/utmp)
+  --wtmp-file PATH           wtmp file (default /var/log/wtmp as root, else STATE/wtmp)
+  -F, --format utmps|glibc   on-disk record layout (default utmps)
+  --user USER [--group GID]  as root: become USER after creating sockets and files
+  -c, --max-connections N    total connections (default ${DEFAULT_LIMITS.maxConnections})
+  -C, --max-per-uid N        connections per non-root uid (default ${DEFAULT_LIMITS.maxPerUid})
+  -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
+  -i, --idle-timeout MS      close connections idle this long (default 0: never)
+  -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
+  --notify-fd N              write a newline to fd N and close it once ready (s6)
+  -v, --verbose | -q, --quiet
+  -h, --help`;
+
+function die(code: number, message: string): never {
+  process.stderr.write(`utmpsd: fatal: ${message}\n`);
+  process.exit(code);
+}
+
+function count(name: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min) die(100, `${name} must be an integer >= ${min}, got '${text}'\n${USAGE}`);
+  return Number(text);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      'state-dir': { type: 'string' },
+      'utmpd-socket': { type: 'string' },
+      'wtmpd-socket': { type: 'string' },
+      'utmp-file': { type: 'string' },
+      'wtmp-file': { type: 'string' },
+      format: { type: 'string', short: 'F' },
+      user: { type: 'string' },
+      group: { type: 'string' },
+      'max-connections': { type: 'string', short: 'c' },
+      'max-per-uid': { type: 'string', short: 'C' },
+      timeout: { type: 'string', short: 't' },
+      'idle-timeout': { type: 'string', short: 'i' },
+      'lock-timeout': { type: 'string', short: 'L' },
+      'notify-fd': { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      quiet: { type: 'boolean', short: 'q' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (e) {
+  die(100, `${(e as Error).message}\n${USAGE}`);
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const log = new Logger('utmpsd', values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal');
+const where = resolveLocations(
+  {
+    stateDir: values['state-dir'],
+    utmpSocket: values['utmpd-socket'],
+    wtmpSocket: values['wtmpd-socket'],
+    utmpFile: values['utmp-file'],
+    wtmpFile: values['wtmp-file'],
+  },
+  getEffectiveIds().euid,
+);
+let layout;
+try {
+  layout = layoutByName(values.format ?? 'utmps');
+} catch (e) {
+  die(100, (e as Error).message);
+}
+const io = count('--timeout', values.timeout, DEFAULT_TIMEOUTS.bodyMs, 1);
+const timeouts = { bodyMs: io, answerMs: io, idleMs: count('--idle-timeout', values['idle-timeout'], 0) };
+const limits = {
+  maxConnections: count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1),
+  maxPerUid: count('--max-per-uid', values['max-per-uid'], DEFAULT_LIMITS.maxPerUid, 1),
+};
+const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
+let identity: Identity | undefined;
+if (values.user !== undefined) {
+  if (getEffectiveIds().euid !== 0) die(100, '--user needs root');
+  try {
+    identity = resolveIdentity(values.user, values.group);
+  } catch (e) {
+    die(100, (e as Error).message);
+  }
+}
+
+const fileOptions = { layout, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
+let server: Utmpsd;
+try {
+  mkdirSync(where.stateDir, { recursive: true, mode: 0o755 });
+  const utmp = await UtmpFile.open(where.utmpFile, fileOptions);
+  const wtmp = await WtmpFile.open(where.wtmpFile, fileOptions);
+  const policy = new Policy({ daemonGid: () => getEffectiveIds().egid, lookupUser: lookupUserByName });
+  const inherited = systemdSockets();
+  const socketFor = (service: 'utmp' | 'wtmp', path: string) => {
+    const fd = inherited?.get(service);
+    return fd === undefined ? { path } : { fd };
+  };
+  server = await Utmpsd.start({
+    sockets: { utmp: socketFor('utmp', where.utmpSocket), wtmp: socketFor('wtmp', where.wtmpSocket) },
+    utmp,
+    wtmp,
+    policy,
+    timeouts,
+    limits,
+    log,
+  });
+  if (identity) {
+    const owned = [where.utmpFile, where.wtmpFile, where.stateDir];
+    if (!inherited?.has('utmp')) owned.push(where.utmpSocket);
+    if (!inherited?.has('wtmp')) owned.push(where.wtmpSocket);
+    handOver(owned, identity);
+    becomeUser(identity);
+  }
+  process.on('SIGHUP', () => {
+    log.notice('SIGHUP: the next wtmp append reopens ' + where.wtmpFile);
+    wtmp.reopen();
+  });
+} catch (e) {
+  die(111, `unable to start: ${(e as Error).message}`);
+}
+
+let exiting = false;
+const stop = (signal: string): void => {
+  if (exiting) return;
+  exiting = true;
+  log.info(`${signal}: finishing requests in flight`);
+  try {
+    sdNotify('STOPPING=1');
+  } catch {
+    // the supervisor may be gone already
+  }
+  server.stop().then(
+    () => process.exit(0),
+    (e: Error) => die(111, `unable to stop cleanly: ${e.message}`),
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+
+log.notice(
+  `ready: utmp service on ${server.describeSockets()[0]}, wtmp service on ${server.describeSockets()[1]}` +
+    ` (utmp file ${where.utmpFile}, wtmp file ${where.wtmpFile})`,
+);
+if (process.stderr.isTTY) {
+  process.stderr.write(`  export UTMPS_UTMPD_SOCKET=${where.utmpSocket} UTMPS_WTMPD_SOCKET=${where.wtmpSocket}\n`);
+}
+try {
+  if (notifyFdNumber !== undefined) notifyFd(notifyFdNumber);
+  sdNotify(`READY=1\nMAINPID=${process.pid}`);
+} catch (e) {
+  log.error(`unable to signal readiness: ${(e as Error).message}`);
+}

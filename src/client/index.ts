@@ -1,0 +1,27 @@
+export { UtmpsError } from './errors.js';
+export { Connection, Deadline, DEFAULT_TIMEOUT_MS, type RecordsAnswer } from './connection.js';
+export { DEFAULT_UTMPD_SOCKET, DEFAULT_WTMPD_SOCKET, utmpdSocketPath, wtmpdSocketPath } from './paths.js';
+export { nowTimeval, type Timeval } from './time.js';
+export { type CallOptions, type ConnectOptions, type RecordInput, type UtmpRecord, utmpRecord } from './types.js';
+export { UtmpSession } from './utmp-session.js';
+export { appendWtmp } from './wtmp.js';
+export {
+  createUtmpx,
+  endutxent,
+  getutxent,
+  getutxid,
+  getutxline,
+  idFromLine,
+  type IdQuery,
+  login,
+  type LoginInput,
+  logout,
+  logwtmp,
+  pututxline,
+  setutxent,
+  updwtmpx,
+  type Utmpx,
+  utmpxname,
+  type UtmpxOptions,
+} from './utmpx.js';
+export { RecordError, type EntryInput, type UtmpEntry } from '../record/index.js';

@@ -1,0 +1,385 @@
+// `last`: login history from wtmp records fed newest first, and its text line. Pure: the
+// caller feeds records, answers "is this login gone?" (a system question) and writes.
+//
+// The rules follow what util-linux last 2.38 prints (docs/READERS.md):
+// - a tty's next record (logout, or the next login on it) ends a login;
+// - a boot or a shutdown (or run level 0/6) ends every open login: "crash" / "down";
+// - a login with no end and no later boot is "still logged in", or "gone - no logout"
+//   when the caller says the login is gone;
+// - records are reclassified first, as last does: "~" lines named shutdown / reboot /
+//   runlevel (other "~" records keep their type); "date" with "|" / "{" lines are clock
+//   changes; any other record without a user is a logout, and with a user and a line
+//   (except DEAD_PROCESS and LOGIN) a login.
+//
+// The pairing state is one end time per tty, cleared at each boot or shutdown, so memory
+// is bounded by the number of distinct ttys, never by the file. A later `--follow` can
+// reuse `Session` and `lastLine` with a forward pairing of its own.
+
+import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
+import { addressText, addressTextUnmapped } from './inet.js';
+import { fieldBytes, fit, int02, trimEnd, utf8 } from './text.js';
+import { clockTime, fullTime, isoTime, shortTime } from './time.js';
+import { ADDR_OFFSET, hostAt, pidAt, secondsAt, typeAt } from './view.js';
+
+export type TimeFormat = 'notime' | 'short' | 'full' | 'iso';
+
+export const TIME_FORMATS: readonly TimeFormat[] = ['notime', 'short', 'full', 'iso'];
+
+export type SessionKind = 'login' | 'reboot' | 'shutdown' | 'runlevel' | 'clock';
+
+/**
+ * How a session ended. 'ended': at `end` (a logout, the tty's next login, or for system
+ * lines the next event); 'down' / 'crash': at a shutdown / boot; 'logged-in', 'gone',
+ * 'running': no end known; 'none': a clock change, which has no end.
+ */
+export type EndStatus = 'ended' | 'down' | 'crash' | 'logged-in' | 'gone' | 'running' | 'none';
+
+/** One line of `last` output. One instance is reused for every line: copy what you keep. */
+export interface Session {
+  kind: SessionKind;
+  /** ut_user bytes (latin1 string). */
+  user: string;
+  /** The line as shown: the tty, or "system boot", "system down", "(to lvl 3)"... */
+  line: string;
+  /** The record, for its host, address and pid. */
+  buf: Buffer;
+  at: number;
+  login: number;
+  /** Seconds; meaningful for 'ended', 'down' and 'crash' (0 means the epoch, as in last). */
+  end: number;
+  status: EndStatus;
+}
+
+export interface PairingOptions {
+  /** -x: also list shutdowns, run level changes and clock changes. */
+  system?: boolean;
+  /** -s / -t: records outside [since, until] are skipped as if absent. */
+  since?: number;
+  until?: number;
+  /** -p: only sessions that include this time. */
+  present?: number;
+  /** User names and ttys to list (ttys also as "tty" + name); latin1 strings. */
+  filters?: readonly string[];
+  /** Whether a login with no logout and no later boot is gone (util-linux: phantom). */
+  isGone?: (user: string, pid: number, line: string, login: number) => boolean;
+  /** Told about records of a type last does not know. */
+  warn?: (message: string) => void;
+}
+
+/** Returns false to stop reading (the -n limit). */
+export type SessionSink = (session: Session) => boolean;
+
+const TILDE = 0x7e;
+const PIPE = 0x7c;
+const BRACE = 0x7b;
+// Pseudo type for a shutdown record (RUN_LVL named "shutdown", or run level 0 or 6).
+const SHUTDOWN = -1000;
+
+function startsWith(buf: Buffer, off: number, ascii: string): boolean {
+  for (let i = 0; i < ascii.length; i++) if (buf[off + i] !== ascii.charCodeAt(i)) return false;
+  return true;
+}
+
+function isLoginName(buf: Buffer, off: number): boolean {
+  return startsWith(buf, off, 'LOGIN') && buf[off + 5] === 0;
+}
+
+/** The record's type as last sees it (see the rules at the top). */
+export function lastType(buf: Buffer, at: number): number {
+  const type = typeAt(buf, at);
+  const user = at + L.user;
+  const line0 = buf[at + L.line];
+  if (line0 === TILDE) {
+    // "~" records keep their type unless named; a nameless one is not a logout.
+    if (startsWith(buf, user, 'shutdown')) return SHUTDOWN;
+    if (startsWith(buf, user, 'reboot')) return RecordType.BOOT_TIME;
+    if (startsWith(buf, user, 'runlevel')) return RecordType.RUN_LVL;
+    return type;
+  }
+  if (startsWith(buf, user, 'date') && line0 === PIPE) return RecordType.OLD_TIME;
+  if (startsWith(buf, user, 'date') && line0 === BRACE) return RecordType.NEW_TIME;
+  if (buf[user] === 0) return RecordType.DEAD_PROCESS;
+  if (type !== RecordType.DEAD_PROCESS && line0 !== 0 && !isLoginName(buf, user)) return RecordType.USER_PROCESS;
+  return type;
+}
+
+/**
+ * Pairs logins with their ends, reading newest first. Feed every record of one file with
+ * push(); call reset() before the next file.
+ */
+export class LastPairing {
+  // Per tty: the time of the nearest later record that ends a login on it.
+  private readonly ends = new Map<string, number>();
+  private downTime = 0;
+  private downStatus: EndStatus = 'crash';
+  private shutdownTime = 0;
+  private levelTime = 0;
+  private readonly session: Session = {
+    kind: 'login',
+    user: '',
+    line: '',
+    buf: Buffer.alloc(0),
+    at: 0,
+    login: 0,
+    end: 0,
+    status: 'ended',
+  };
+
+  constructor(
+    private readonly options: PairingOptions,
+    private readonly sink: SessionSink,
+  ) {}
+
+  reset(): void {
+    this.ends.clear();
+    this.downTime = 0;
+    this.downStatus = 'crash';
+    this.shutdownTime = 0;
+    this.levelTime = 0;
+  }
+
+  /** One utmps-layout record at buf[at..]; false once the sink asked to stop. */
+  push(buf: Buffer, at: number): boolean {
+    const o = this.options;
+    const t = secondsAt(buf, at);
+    if (o.until !== undefined && t > o.until) return true;
+    if (o.since !== undefined && t < o.since) return true;
+    let more = true;
+    const kind = lastType(buf, at);
+    switch (kind) {
+      case RecordType.USER_PROCESS: {
+        const line = fieldBytes(buf, at + L.line, FIELD_SIZE.line);
+        const end = this.ends.get(line);
+        if (end !== undefined) {
+          more = this.list('login', buf, at, line, t, end, 'ended');
+          this.ends.delete(line);
+        } else if (this.downTime === 0) {
+          const user = fieldBytes(buf, at + L.user, FIELD_SIZE.user);
+          const gone = o.isGone?.(user, pidAt(buf, at), line, t) ?? false;
+          more = this.list('login', buf, at, line, t, 0, gone ? 'gone' : 'logged-in');
+        } else {
+          more = this.list('login', buf, at, line, t, this.downTime, this.downStatus);
+        }
+        // A login also ends the login before it on the same tty.
+        if (line !== '') this.ends.set(line, t);
+        break;
+      }
+      case RecordType.DEAD_PROCESS: {
+        const line = fieldBytes(buf, at + L.line, FIELD_SIZE.line);
+        if (line !== '') this.ends.set(line, t);
+        break;
+      }
+      case RecordType.BOOT_TIME:
+        more = this.list('reboot', buf, at, 'system boot', t, this.shutdownTime, this.shutdownTime ? 'ended' : 'running');
+        this.down(t, 'crash');
+        break;
+      case SHUTDOWN:
+        if (o.system) more = this.list('shutdown', buf, at, 'system down', t, this.downTime, 'ended');
+        this.shutdownTime = this.levelTime = t;
+        this.down(t, 'down');
+        break;
+      case RecordType.RUN_LVL: {
+        const level = pidAt(buf, at) & 255;
+        if (o.system) {
+          // "(to lvl %c)": a NUL level ends the C string there.
+          const line = level === 0 ? '(to lvl ' : `(to lvl ${String.fromCharCode(level)})`;
+          more = this.list('runlevel', buf, at, line, t, this.levelTime, this.levelTime ? 'ended' : 'running');
+        }
+        if (level === 0x30 || level === 0x36) {
+          this.shutdownTime = t;
+          this.down(t, 'down');
+        }
+        this.levelTime = t;
+        break;
+      }
+      case RecordType.OLD_TIME:
+      case RecordType.NEW_TIME:
+        if (o.system) {
+          // No end is shown, but -p judges it by the next shutdown, as last does.
+          more = this.list('clock', buf, at, kind === RecordType.NEW_TIME ? 'new time' : 'old time', t, this.shutdownTime, 'none');
+        }
+        break;
+      case RecordType.EMPTY:
+      case RecordType.INIT_PROCESS:
+      case RecordType.LOGIN_PROCESS:
+      case RecordType.ACCOUNTING:
+        break;
+      default:
+        o.warn?.(`unrecognized ut_type: ${typeAt(buf, at)}`);
+    }
+    return more;
+  }
+
+  private down(t: number, status: EndStatus): void {
+    this.downTime = t;
+    this.downStatus = status;
+    this.ends.clear();
+  }
+
+  private list(kind: SessionKind, buf: Buffer, at: number, line: string, login: number, end: number, status: EndStatus): boolean {
+    const o = this.options;
+    const user = fieldBytes(buf, at + L.user, FIELD_SIZE.user);
+    if (o.filters && o.filters.length > 0 && !matches(o.filters, user, line)) return true;
+    if (o.present !== undefined && (o.present < login || (end !== 0 && end < o.present))) return true;
+    const s = this.session;
+    s.kind = kind;
+    s.user = user;
+    s.line = line;
+    s.buf = buf;
+    s.at = at;
+    s.login = login;
+    s.end = end;
+    s.status = status;
+    return this.sink(s);
+  }
+}
+
+function matches(filters: readonly string[], user: string, line: string): boolean {
+  for (const f of filters) {
+    const name = f.slice(0, FIELD_SIZE.user);
+    if (name === user || name === line || `tty${f}`.slice(0, FIELD_SIZE.line) === line) return true;
+  }
+  return false;
+}
+
+// ---- the text line ----
+
+export interface LineOptions {
+  timeFormat: TimeFormat;
+  /** -i: the address instead of the host name. */
+  ip?: boolean;
+  /** -w: user and host in full. */
+  fullNames?: boolean;
+  /** -a: the host in full, last. */
+  hostLast?: boolean;
+  /** -R: no host at all. */
+  noHost?: boolean;
+}
+
+const LOGIN_TIME: Record<TimeFormat, (sec: number) => string> = {
+  notime: () => '',
+  short: shortTime,
+  full: fullTime,
+  iso: isoTime,
+};
+
+const END_TIME: Record<TimeFormat, (sec: number) => string> = {
+  notime: () => '',
+  short: clockTime,
+  full: fullTime,
+  iso: isoTime,
+};
+
+// Width of "- " and the end time; the host of -a goes 13 columns further.
+const END_WIDTH: Record<TimeFormat, number> = { notime: 0, short: 7, full: 26, iso: 27 };
+
+// What util-linux prints where there is no end time, per time format.
+const OPEN_END: Record<'logged-in' | 'gone' | 'running', Record<TimeFormat, string>> = {
+  'logged-in': { notime: ' logged in', short: '  still logged in', full: '  still logged in', iso: '  still logged in' },
+  gone: { notime: ' no logout', short: '   gone - no logout', full: '  gone - no logout', iso: '  gone - no logout' },
+  running: { notime: ' running', short: '  still running', full: '  still running', iso: '  still running' },
+};
+
+function p2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** "(1+03:45)", " (02:46)", " (-5:33)", " (-00:30)": the session length, C arithmetic. */
+export function durationText(seconds: number): string {
+  const days = Math.trunc(seconds / 86_400);
+  const hours = Math.trunc(seconds / 3600) % 24;
+  const mins = Math.trunc(seconds / 60) % 60;
+  if (days !== 0) return `(${days}+${p2(Math.abs(hours))}:${p2(Math.abs(mins))})`;
+  if (hours !== 0) return ` (${int02(hours)}:${p2(Math.abs(mins))})`;
+  return seconds < 0 ? ` (-00:${p2(Math.abs(mins))})` : ` (00:${p2(mins)})`;
+}
+
+/** The part after the login time: "- 23:18  (01:01)", "- crash (1+03:41)", "  still running". */
+function endText(s: Session, f: TimeFormat): string {
+  switch (s.status) {
+    case 'none':
+      return '';
+    case 'logged-in':
+    case 'gone':
+    case 'running':
+      return OPEN_END[s.status][f];
+    default: {
+      const what = s.status === 'ended' ? `- ${END_TIME[f](s.end)}` : `- ${s.status}`;
+      return `${f === 'notime' ? '' : what.padEnd(END_WIDTH[f])} ${durationText(s.end - s.login)}`;
+    }
+  }
+}
+
+/** The host column: ut_host, or with -i the address ("0.0.0.0" when unset). */
+export function hostText(s: Session, ip: boolean): string {
+  return ip ? addressTextUnmapped(s.buf, s.at + ADDR_OFFSET) : hostAt(s.buf, s.at);
+}
+
+function column(s: string, w: number, cut: boolean): string {
+  return cut ? fit(s, w) : s.padEnd(w);
+}
+
+/** One line of `last` output (latin1), without its newline. */
+export function lastLine(s: Session, o: LineOptions): string {
+  const f = o.timeFormat;
+  const head = `${column(s.user, 8, !o.fullNames)} ${column(s.line, 12, true)} `;
+  const login = LOGIN_TIME[f](s.login);
+  const end = endText(s, f);
+  // Only an empty end (clock changes) or a host at the end can leave trailing blanks.
+  if (o.noHost) return end === '' ? trimEnd(`${head}${login}`) : `${head}${login} ${end}`;
+  const host = hostText(s, o.ip ?? false);
+  if (o.hostLast) {
+    if (host === '') return end === '' ? trimEnd(`${head}${login}`) : `${head}${login} ${end}`;
+    return trimEnd(`${head}${login} ${fit(end, END_WIDTH[f] + 13)} ${host}`);
+  }
+  const line = `${head}${column(host, 16, !o.fullNames)} ${login} ${end}`;
+  return end === '' ? trimEnd(line) : line;
+}
+
+/** The closing line of each file, after an empty line; none with --time-format notime. */
+export function beginsLine(name: string, seconds: number, f: TimeFormat): string | null {
+  if (f === 'notime') return null;
+  return `${name} begins ${f === 'iso' ? isoTime(seconds) : fullTime(seconds)}`;
+}
+
+// ---- JSON ----
+
+const STATUS_TEXT: Record<EndStatus, string | null> = {
+  ended: 'logged out',
+  down: 'down',
+  crash: 'crash',
+  'logged-in': 'still logged in',
+  gone: 'gone - no logout',
+  running: 'still running',
+  none: null,
+};
+
+export interface SessionJson {
+  kind: SessionKind;
+  user: string;
+  line: string;
+  host: string;
+  address: string;
+  pid: number;
+  login: { tvSec: number; time: string };
+  logout: { tvSec: number; time: string } | null;
+  status: string | null;
+  /** Seconds from login to the end, when there is an end. */
+  duration: number | null;
+}
+
+export function sessionJson(s: Session): SessionJson {
+  const hasEnd = s.status === 'ended' || s.status === 'down' || s.status === 'crash';
+  return {
+    kind: s.kind,
+    user: utf8(s.user),
+    line: utf8(s.line),
+    host: utf8(hostAt(s.buf, s.at)),
+    address: addressText(s.buf, s.at + ADDR_OFFSET),
+    pid: pidAt(s.buf, s.at),
+    login: { tvSec: s.login, time: isoTime(s.login) },
+    logout: hasEnd ? { tvSec: s.end, time: isoTime(s.end) } : null,
+    status: STATUS_TEXT[s.status],
+    duration: hasEnd ? s.end - s.login : null,
+  };
+}

@@ -1,0 +1,157 @@
+// utmpsd: one long-running process serving both the utmp and the wtmp service, with the
+// same sessions and rules as the UCSPI daemons. Peer credentials come from the kernel
+// (SO_PEERCRED) for every accepted connection.
+
+import type { Socket } from 'node:net';
+import { peerCredentials, socketFd } from '../sys/native.js';
+import type { UtmpFile } from '../store/utmp-file.js';
+import type { WtmpFile } from '../store/wtmp-file.js';
+import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
+import { type Listener, listenOnFd, listenOnPath, removeSocket, type ServiceName } from './listen.js';
+import type { Logger } from './log.js';
+import type { Peer, Policy } from './policy.js';
+import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
+import { UtmpService } from './utmp-service.js';
+import { WtmpService } from './wtmp-service.js';
+
+export interface UtmpsdOptions {
+  /** Where to listen: a path to create, or an inherited listening fd. */
+  sockets: Record<ServiceName, { path: string } | { fd: number }>;
+  utmp: UtmpFile;
+  wtmp: WtmpFile;
+  policy: Policy;
+  timeouts: SessionTimeouts;
+  limits: ConnectionLimitOptions;
+  log: Logger;
+}
+
+export class Utmpsd {
+  private readonly listeners: Listener[] = [];
+  private readonly sessions = new Set<Session>();
+  private readonly limits: ConnectionLimits;
+  private stopping: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+
+  private constructor(private readonly options: UtmpsdOptions) {
+    this.limits = new ConnectionLimits(options.limits);
+  }
+
+  static async start(options: UtmpsdOptions): Promise<Utmpsd> {
+    const server = new Utmpsd(options);
+    try {
+      for (const service of ['utmp', 'wtmp'] as const) {
+        const where = options.sockets[service];
+        const accept = (socket: Socket): void => server.accept(service, socket);
+        server.listeners.push(
+          'fd' in where ? await listenOnFd(where.fd, `${service}d`, accept) : await listenOnPath(where.path, accept),
+        );
+      }
+    } catch (e) {
+      server.closeListeners();
+      throw e;
+    }
+    return server;
+  }
+
+  get connections(): number {
+    return this.limits.connections;
+  }
+
+  describeSockets(): string[] {
+    return this.listeners.map((l) => l.description);
+  }
+
+  /**
+   * Stops accepting, lets every request in flight finish (so every acknowledged write is
+   * on disk), closes idle connections and the files.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closeListeners();
+    if (this.sessions.size > 0) {
+      const done = new Promise<void>((resolve) => (this.drained = resolve));
+      for (const session of this.sessions) session.drain();
+      await done;
+    }
+    await Promise.all([this.options.utmp.close(), this.options.wtmp.close()]);
+  }
+
+  private closeListeners(): void {
+    for (const listener of this.listeners) {
+      listener.server.close();
+      removeSocket(listener);
+    }
+  }
+
+  private accept(service: ServiceName, socket: Socket): void {
+    const { log } = this.options;
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    let peer: Peer;
+    try {
+      const cred = peerCredentials(socketFd(socket));
+      peer = { uid: cred.uid, gid: cred.gid, pid: cred.pid };
+    } catch (e) {
+      log.warn(`${service}: refused a connection: unable to read peer credentials: ${(e as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    const refusal = this.limits.admit(peer.uid);
+    if (refusal) {
+      log.warn(`${service}: refused a connection from uid ${peer.uid} pid ${peer.pid}: ${refusal}`);
+      socket.destroy();
+      return;
+    }
+    log.info(`${service}: connection from uid ${peer.uid} gid ${peer.gid} pid ${peer.pid}`);
+    const session = new Session(this.handlerFor(service, peer), transportOf(socket), this.options.timeouts, (end) =>
+      this.ended(service, peer, session, end),
+    );
+    this.sessions.add(session);
+    socket.on('data', (chunk: Buffer) => session.push(chunk));
+    socket.on('end', () => session.eof());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') session.eof();
+      else session.abort({ reason: 'error', message: err.message });
+    });
+    socket.on('close', () => session.abort({ reason: 'eof' }));
+  }
+
+  private handlerFor(service: ServiceName, peer: Peer): ServiceHandler {
+    const { policy, log } = this.options;
+    const events = { report: (message: string) => log.warn(`${service}: ${message}`) };
+    return service === 'utmp'
+      ? new UtmpService(this.options.utmp, peer, policy, events)
+      : new WtmpService(this.options.wtmp, peer, policy, events);
+  }
+
+  private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
+    this.sessions.delete(session);
+    this.limits.release(peer.uid);
+    if (end.reason === 'protocol' || end.reason === 'truncated' || end.reason === 'timeout' || end.reason === 'error') {
+      this.options.log.warn(`${service}: closed the connection of uid ${peer.uid} pid ${peer.pid}: ${end.reason}: ${end.message}`);
+    }
+    if (this.sessions.size === 0) this.drained?.();
+  }
+}
+
+function transportOf(socket: Socket): Transport {
+  return {
+    write: (data) =>
+      new Promise((resolve, reject) => {
+        socket.write(data, (err) => (err ? reject(err) : resolve()));
+      }),
+    close: () => {
+      // Flush what was answered, then let go of both directions.
+      if (socket.writable) socket.end(() => socket.destroy());
+      else socket.destroy();
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+  };
+}
