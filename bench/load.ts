@@ -10,8 +10,9 @@
 // the server never shares a process, an event loop or a heap with its load.
 //
 // The run follows utmps-bench: the parent prefills, starts the workers, waits until each one
-// is ready (modules loaded, records built, WARMUP_OPS untimed ops done per client), reads the
-// monotonic clock (t0) and releases them all at once. Each client starts ops until S seconds
+// is ready (modules loaded, records built, up to WARMUP_OPS untimed ops per client within
+// 300 ms, default 3), reads the monotonic clock (t0) and releases them all at once. Each
+// client starts ops until S seconds
 // after its release; an op in progress finishes. wall = t0 → the end of the last client's
 // loop; ops/s = successful ops / wall; percentiles are the sample at round(p·(n−1)).
 // Records: USER_PROCESS, line L%05u, id C%03x, user load<i>, host localhost, tv = the client's
@@ -29,6 +30,8 @@ import { summarise } from './stats.js';
 
 export const LOAD_OPS = ['login', 'wtmp', 'who', 'who-ext', 'session'] as const;
 export type LoadOp = (typeof LOAD_OPS)[number];
+
+const WARMUP_MS = 300;
 
 const ERROR_KINDS = ['connect', 'timeout', 'eof', 'short', 'io', 'answer', 'count', 'client'] as const;
 type ErrorKind = (typeof ERROR_KINDS)[number];
@@ -274,8 +277,10 @@ class Worker {
     }
   }
 
+  /** Up to `warmup` untimed ops, and no more than WARMUP_MS (a slow server gains nothing). */
   async warm(client: Client): Promise<void> {
-    for (let i = 0; i < this.config.warmup; i++) await this.op(client, false).catch(() => {});
+    const end = process.hrtime.bigint() + BigInt(WARMUP_MS * 1e6);
+    for (let i = 0; i < this.config.warmup && process.hrtime.bigint() < end; i++) await this.op(client, false).catch(() => {});
     // The warm-up scans are not part of the run.
     Object.assign(this.result, { scans: 0, recordsMin: null, recordsMax: null });
   }

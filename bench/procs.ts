@@ -77,6 +77,12 @@ export async function stopAll(): Promise<void> {
 }
 
 let installed = false;
+let stopping = false;
+
+/** True once SIGINT/SIGTERM/SIGHUP arrived: the run is being torn down, report nothing. */
+export function interrupted(): boolean {
+  return stopping;
+}
 
 /**
  * On SIGINT/SIGTERM: stop everything, run `cleanup` (temp dirs), exit 130/143. On exit for
@@ -85,7 +91,6 @@ let installed = false;
 export function installSignalHandlers(cleanup: () => Promise<void> | void = () => {}): void {
   if (installed) return;
   installed = true;
-  let stopping = false;
   const onSignal = (signal: NodeJS.Signals, code: number): void => {
     if (stopping) {
       killAllNow();
@@ -102,4 +107,36 @@ export function installSignalHandlers(cleanup: () => Promise<void> | void = () =
   process.on('SIGTERM', () => onSignal('SIGTERM', 143));
   process.on('SIGHUP', () => onSignal('SIGHUP', 129));
   process.on('exit', killAllNow);
+}
+
+/**
+ * Runs a load generator in its own process group, waits for it, parses its JSON line.
+ * Exit 0 (clean) and 1 (some errors) both carry a result; anything else is a failure.
+ */
+export async function runJson(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const child = spawnGroup(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    if (err.length < 8192) err += c.toString();
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopGroup(child, 'SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`${cmd} ${args.join(' ')}: no result after ${timeoutMs} ms`);
+  const line = out.trim().split('\n').pop() ?? '';
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    parsed = undefined;
+  }
+  if ((code === 0 || code === 1) && parsed) return parsed;
+  const why = parsed?.setup_error ?? err.trim();
+  throw new Error(`${cmd} ${args.join(' ')}: exit ${code ?? signal}: ${why}`);
 }

@@ -212,19 +212,33 @@ export function targetLines(list: readonly Target[]): string[] {
 
 export interface MemoryResult {
   connections: number;
-  baselineRssKiB: number;
+  /** Sockets open in utmpsd while they are held, the listeners included. */
+  serverSockets: number;
+  freshRssKiB: number;
+  /** VmRSS with the idle connections: the figure the goal is about. */
   rssKiB: number;
+  /** RssAnon and RssFile at that point: file pages are node's binary, shared between processes. */
+  anonKiB: number;
+  fileKiB: number;
+  afterLoadRssKiB: number;
   hwmKiB: number;
   goalMiB: number;
+  /** VmRSS with the connections, every repetition (the figures above are the median one's). */
+  samplesRssKiB: number[];
 }
 
 export function memoryLines(m: MemoryResult): string[] {
   const mib = (k: number): string => (k / 1024).toFixed(1);
-  const per = (m.rssKiB - m.baselineRssKiB) / m.connections;
+  const per = (m.rssKiB - m.freshRssKiB) / m.connections;
   const met = m.rssKiB / 1024 < m.goalMiB;
+  const mb = (m.rssKiB * 1024) / 1e6;
   return [
-    `  utmpsd VmRSS idle after warm-up: ${mib(m.baselineRssKiB)} MiB`,
-    `  utmpsd VmRSS with ${m.connections} idle connections: ${mib(m.rssKiB)} MiB (VmHWM ${mib(m.hwmKiB)} MiB), ~${per.toFixed(1)} KiB per connection`,
-    `  goal < ${m.goalMiB} MiB: ${met ? 'MET' : `MISSED by ${mib(m.rssKiB - m.goalMiB * 1024)} MiB`}`,
+    `  utmpsd VmRSS just after start: ${mib(m.freshRssKiB)} MiB`,
+    `  with ${m.connections} idle connections (${m.serverSockets} sockets open in utmpsd): ${mib(m.rssKiB)} MiB, ~${per.toFixed(1)} KiB per connection` +
+      (m.samplesRssKiB.length > 1 ? ` (median of ${m.samplesRssKiB.map(mib).join(', ')})` : ''),
+    `    of which anonymous ${mib(m.anonKiB)} MiB, file-backed ${mib(m.fileKiB)} MiB (node's binary, shared)`,
+    `  goal < ${m.goalMiB} MB: ${met ? 'MET' : `MISSED by ${mib(m.rssKiB - m.goalMiB * 1024)} MiB`} reading MB as MiB; ` +
+      `${mb < m.goalMiB ? 'MET' : `MISSED by ${(mb - m.goalMiB).toFixed(1)} MB`} reading MB as 10^6 bytes (${mb.toFixed(1)} MB)`,
+    `  after 3 x 0.5 s of load with the connections still open: ${mib(m.afterLoadRssKiB)} MiB (VmHWM ${mib(m.hwmKiB)} MiB)`,
   ];
 }

@@ -8,11 +8,11 @@
 // utmpsd's memory with 1,000 idle connections. Results: a table on stdout, and
 // bench/results/latest.json (and latest.md).
 
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { installSignalHandlers, spawnGroup, stopAll, stopGroup } from './procs.js';
+import { parseArgs } from 'node:util';
+import { buildCBench } from './cbench.js';
+import { installSignalHandlers, interrupted, runJson, spawnGroup, stopAll, stopGroup } from './procs.js';
 import {
   LOADER_NAMES,
   type Loader,
@@ -27,7 +27,7 @@ import {
   textTable,
 } from './report.js';
 import { procMemory, SERVER_KINDS, type Server, type ServerKind, startServer } from './servers.js';
-import { DIST_BENCH, machineInfo, ROOT, scratchBase, SHARED } from './system.js';
+import { DIST_BENCH, machineInfo, ROOT, scratchBase } from './system.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --quick                 1 repetition, 1 s runs, clients 1,16, who over 0 and 1000 entries
@@ -35,10 +35,11 @@ const USAGE = `usage: npm run bench -- [options]
   --scenarios LIST        from login,wtmp,who:0,who:100,who:1000,session (default: all)
   --clients LIST          concurrent clients (default 1,4,16)
   --reps N                repetitions, the median is reported (default 3)
-  --duration S            seconds per run (default 1.5)
+  --duration S            seconds per run (default 1)
   --loaders LIST          c,ts (default both)
   --servers LIST          utmpsd,ucspi (default both)
   --ts-processes N        worker processes of the TS load generator, at most (default 4)
+  --utmpsd-node-options=S node options for utmpsd, space-separated (--utmpsd-node-options='--max-semi-space-size=2')
   --no-memory | --memory-only
   --out FILE              JSON results (default bench/results/latest.json)
   --keep-tmp              keep the scratch directory
@@ -85,6 +86,7 @@ function options() {
         loaders: { type: 'string' },
         servers: { type: 'string' },
         'ts-processes': { type: 'string' },
+        'utmpsd-node-options': { type: 'string' },
         'no-memory': { type: 'boolean' },
         'memory-only': { type: 'boolean' },
         out: { type: 'string' },
@@ -122,10 +124,11 @@ function options() {
     scenarios,
     clients,
     reps: Math.round(positive('--reps', values.reps, quick ? 1 : 3)),
-    durationS: positive('--duration', values.duration, quick ? 1 : 1.5),
+    durationS: positive('--duration', values.duration, 1),
     loaders,
     kinds,
     tsProcesses: Math.round(positive('--ts-processes', values['ts-processes'], 4)),
+    utmpsdNodeArgs: (values['utmpsd-node-options'] ?? '').split(/\s+/).filter(Boolean),
     memory: !values['no-memory'],
     memoryOnly: values['memory-only'] ?? false,
     out: values.out ?? join(ROOT, 'bench', 'results', 'latest.json'),
@@ -150,39 +153,13 @@ function casesFor(s: Scenario, loaders: readonly Loader[]): Case[] {
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Runs a load generator in its own process group, waits for it, parses its JSON line.
- * Exit 0 (clean) and 1 (some errors) both carry a result; anything else is a failure.
- */
-async function runJson(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const child = spawnGroup(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => {
-    if (err.length < 8192) err += c.toString();
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    void stopGroup(child, 'SIGKILL');
-  }, timeoutMs);
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
-  clearTimeout(timer);
-  if (timedOut) throw new Error(`${cmd} ${args.join(' ')}: no result after ${timeoutMs} ms`);
-  const line = out.trim().split('\n').pop() ?? '';
-  let parsed: Record<string, unknown> | undefined;
-  try {
-    parsed = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    parsed = undefined;
-  }
-  if ((code === 0 || code === 1) && parsed) return parsed;
-  const why = parsed?.setup_error ?? err.trim() ?? '';
-  throw new Error(`${cmd} ${args.join(' ')}: exit ${code ?? signal}: ${why}`);
+/** who: the exact number of entries every listing must return; every op: the run's length. */
+interface LoadExtra {
+  entries?: number;
+  durationS: number;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 class Bench {
   readonly runs: Run[] = [];
@@ -195,16 +172,16 @@ class Bench {
     readonly cBench: string,
   ) {}
 
-  #args(loader: Loader, op: string, clients: number, server: Server, extra: { entries?: number; durationS: number; prefill?: number }): [string, string[]] {
+  #args(loader: Loader, op: string, clients: number, server: Server, extra: LoadExtra): [string, string[]] {
     const common = ['-U', server.utmpSocket, '-W', server.wtmpSocket, '-o', op, '-n', String(clients), '-d', String(extra.durationS), '--json'];
     if (op === 'session') common.push('-k', String(SESSION_K));
     if (extra.entries !== undefined) common.push('-e', String(extra.entries));
-    if (extra.prefill) common.push('-m', `prefill:${extra.prefill}`);
     if (loader === 'c') return [this.cBench, common];
     return [process.execPath, [join(DIST_BENCH, 'load.js'), ...common, '-P', String(Math.min(clients, this.opts.tsProcesses))]];
   }
 
-  async #load(loader: Loader, op: string, clients: number, server: Server, extra: { entries?: number; durationS: number; prefill?: number }) {
+  async #load(loader: Loader, op: string, clients: number, server: Server, extra: LoadExtra): Promise<Record<string, unknown>> {
+    if (interrupted()) throw new Error('interrupted');
     const [cmd, args] = this.#args(loader, op, clients, server, extra);
     return runJson(cmd, args, server.dir, (extra.durationS + 120) * 1000);
   }
@@ -214,7 +191,8 @@ class Bench {
     const servers = new Map<ServerKind, Server>();
     const tag = s.name.replace(':', '-');
     for (const kind of this.opts.kinds) {
-      const server = await startServer(kind, join(this.scratch, `${kind}-${tag}`));
+      if (interrupted()) throw new Error('interrupted');
+      const server = await startServer(kind, join(this.scratch, `${kind}-${tag}`), { nodeArgs: this.opts.utmpsdNodeArgs });
       servers.set(kind, server);
       if (s.entries) await runJson(this.cBench, ['-U', server.utmpSocket, '-o', 'who', '-c', '0', '-m', `prefill:${s.entries}`, '--json'], server.dir, 300_000);
       // Warm-up (utmpsd's JIT, the page cache): a short run, not recorded.
@@ -281,15 +259,20 @@ class Bench {
     );
   }
 
-  /** utmpsd's resident memory with 1,000 idle connections from a separate process. */
+  /**
+   * utmpsd's resident memory with 1,000 idle connections held by a separate process: right
+   * after the start, with the connections open, then after a short load on top of them.
+   */
   async memory(): Promise<MemoryResult> {
     // Root is exempt from the per-uid cap; -c lifts the total (default 1000) above the test.
-    const server = await startServer('utmpsd', join(this.scratch, 'utmpsd-memory'), { extra: ['-c', String(2 * MEMORY_CONNECTIONS)] });
+    const server = await startServer('utmpsd', join(this.scratch, 'utmpsd-memory'), {
+      extra: ['-c', String(2 * MEMORY_CONNECTIONS)],
+      nodeArgs: this.opts.utmpsdNodeArgs,
+    });
     try {
-      for (const op of ['login', 'wtmp', 'who']) await this.#load('c', op, 4, server, { durationS: 0.5 });
-      await sleep(1000);
       const pid = server.pids[0];
-      const baseline = await procMemory(pid);
+      await sleep(500);
+      const fresh = await procMemory(pid);
       const hold = spawnGroup(process.execPath, [join(DIST_BENCH, 'hold.js'), server.utmpSocket, String(MEMORY_CONNECTIONS)], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
@@ -312,13 +295,23 @@ class Bench {
           });
         });
         await sleep(1000);
+        const idle = await procMemory(pid);
+        const sockets = await socketCount(pid);
+        // The same connections still open, after some work (heap growth, JIT code, buffers).
+        for (const op of ['login', 'wtmp', 'who']) await this.#load('c', op, 4, server, { durationS: 0.5 });
+        await sleep(1000);
         const loaded = await procMemory(pid);
         return {
           connections: MEMORY_CONNECTIONS,
-          baselineRssKiB: baseline.rssKiB,
-          rssKiB: loaded.rssKiB,
+          serverSockets: sockets,
+          freshRssKiB: fresh.rssKiB,
+          rssKiB: idle.rssKiB,
+          anonKiB: idle.anonKiB,
+          fileKiB: idle.fileKiB,
+          afterLoadRssKiB: loaded.rssKiB,
           hwmKiB: loaded.hwmKiB,
           goalMiB: MEMORY_GOAL_MIB,
+          samplesRssKiB: [idle.rssKiB],
         };
       } finally {
         await stopGroup(hold);
@@ -329,16 +322,17 @@ class Bench {
   }
 }
 
-async function buildCBench(dir: string): Promise<string> {
-  const source = join(SHARED, 'tools', 'utmps-bench.c');
-  const out = join(dir, 'utmps-bench');
-  try {
-    await promisify(execFile)('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-D_GNU_SOURCE', source, '-o', out, '-lm']);
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    die(111, `unable to build ${source}: ${err.stderr?.trim() || err.message}`);
+/** Sockets a process has open: its idle client connections plus the listeners. */
+async function socketCount(pid: number): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    try {
+      if ((await readlink(`/proc/${pid}/fd/${fd}`)).startsWith('socket:')) n++;
+    } catch {
+      // closed meanwhile
+    }
   }
-  return out;
+  return n;
 }
 
 function referenceLines(): string[] {
@@ -363,7 +357,13 @@ async function main(): Promise<void> {
     `bench: scratch ${scratch} (${mount?.device ?? '?'} ${mount?.fsType ?? '?'}; ${why}); ` +
       `${machine.cores} x ${machine.cpu}, node ${machine.node}, load ${machine.loadavg.join(' ')}\n`,
   );
-  const cBench = await buildCBench(scratch);
+  let cBench: string;
+  try {
+    cBench = await buildCBench(scratch);
+  } catch (e) {
+    await rm(scratch, { recursive: true, force: true });
+    die(111, (e as Error).message);
+  }
   const bench = new Bench(opts, scratch, cBench);
   let memory: MemoryResult | undefined;
   let failure: Error | undefined;
@@ -375,9 +375,17 @@ async function main(): Promise<void> {
       );
       for (const s of opts.scenarios) await bench.scenario(s);
     }
-    if (opts.memory || opts.memoryOnly) memory = await bench.memory();
+    if (opts.memory || opts.memoryOnly) {
+      // Repeated like the rest (it moves by a MiB or two); the median run is reported.
+      const samples: MemoryResult[] = [];
+      for (let i = 0; i < opts.reps; i++) samples.push(await bench.memory());
+      samples.sort((a, b) => a.rssKiB - b.rssKiB);
+      memory = { ...samples[(samples.length - 1) >> 1], samplesRssKiB: samples.map((m) => m.rssKiB) };
+    }
   } catch (e) {
     failure = e as Error;
+    // After a signal the failure is only the teardown; the handler exits, nothing is written.
+    if (interrupted()) return;
     process.stderr.write(`bench: error: ${failure.message}\n`);
   } finally {
     await stopAll();

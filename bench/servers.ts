@@ -125,9 +125,12 @@ export async function startServer(kind: ServerKind, dir: string, options: Server
 export interface ProcMemory {
   rssKiB: number;
   hwmKiB: number;
+  /** The anonymous part of the RSS (heaps, stacks); the rest is mostly node's own binary. */
+  anonKiB: number;
+  fileKiB: number;
 }
 
-/** VmRSS and VmHWM of a process, from /proc/PID/status. */
+/** VmRSS, VmHWM, RssAnon and RssFile of a process, from /proc/PID/status. */
 export async function procMemory(pid: number): Promise<ProcMemory> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const field = (name: string): number => {
@@ -135,5 +138,5 @@ export async function procMemory(pid: number): Promise<ProcMemory> {
     if (!m) throw new Error(`no ${name} in /proc/${pid}/status`);
     return Number(m[1]);
   };
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM'), anonKiB: field('RssAnon'), fileKiB: field('RssFile') };
 }

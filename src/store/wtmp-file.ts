@@ -72,8 +72,10 @@ export class WtmpFile extends RecordFile {
     try {
       const st = statSync(this.path);
       return st.ino === this.identity.ino && st.dev === this.identity.dev;
-    } catch {
-      return false;
+    } catch (e) {
+      // Gone: rotated away, open a fresh one. Unreadable path (EACCES after dropping
+      // privileges): we cannot tell, so keep the file we have.
+      return (e as NodeJS.ErrnoException).code !== 'ENOENT';
     }
   }
 }

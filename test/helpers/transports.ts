@@ -1,6 +1,6 @@
 // Which transports the integration tests run against: UTMPS_TEST_TRANSPORTS is a
 // comma-separated list of 'ucspi' (s6-ipcserver + one daemon process per connection) and
-// 'utmpsd' (the built-in server); the default is 'ucspi' alone.
+// 'utmpsd' (the built-in server); the default is both.
 
 import type { TransportKind } from './daemons.js';
 
@@ -19,4 +19,4 @@ function parseTransports(text: string): TransportKind[] {
   return kinds as TransportKind[];
 }
 
-export const TRANSPORTS: TransportKind[] = parseTransports(process.env.UTMPS_TEST_TRANSPORTS ?? 'ucspi');
+export const TRANSPORTS: TransportKind[] = parseTransports(process.env.UTMPS_TEST_TRANSPORTS ?? 'ucspi,utmpsd');

@@ -1,0 +1,455 @@
+// The OpenRC init scripts of examples/openrc. OpenRC is not installed on the machines
+// these tests run on (Debian's package would replace parts of sysvinit), so openrc-run and
+// supervise-daemon are not available. What is checked instead:
+// - syntax: `sh -n` and `dash -n`, and shellcheck where installed;
+// - a stub harness that sources each script as openrc-run would, with stand-ins for the
+//   OpenRC helpers (checkpath does what the scripts ask of it), records depend() and the
+//   variables openrc-run reads, then plays supervise-daemon: start_pre, chdir to
+//   $directory, `eval` of command_args, and exec of $command as $command_user. The
+//   services then run for real in a temp dir: readiness (READY=1 on NOTIFY_SOCKET for
+//   notify=socket:ready; start_post's wait for the socket for the s6-ipcserver pair), a
+//   utmps-write round trip read back through the client library, owners and modes, and
+//   exit 0 on SIGTERM.
+// The stand-ins are not OpenRC: its own variable handling and supervise-daemon's options
+// are checked only as far as these scripts use them.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { access, chmod, constants, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { UtmpSession } from '../../src/client/index.js';
+import { BIN, ROOT } from '../helpers/paths.js';
+
+const SCRIPTS = join(ROOT, 'examples', 'openrc');
+const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd'] as const;
+type Name = (typeof NAMES)[number];
+const HANG_GUARD_MS = 30_000;
+const SERVICE_USER = 'nobody';
+const RECORD = 400;
+const USER_PROCESS = 7;
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: HANG_GUARD_MS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function which(program: string): Promise<string | null> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      await access(join(dir, program), constants.X_OK);
+      return join(dir, program);
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+/**
+ * openrc-run in miniature. $1 is the init script, $2 the phase:
+ * - describe: run depend(), then print the variables openrc-run reads;
+ * - start: start_pre, then what supervise-daemon does (chdir, eval, exec as the user);
+ * - post: start_post, if the script has one.
+ * Every helper call is written to $HARNESS_LOG as one line.
+ */
+const HARNESS = String.raw`
+set -u
+note() { printf '%s\n' "$*" >> "$HARNESS_LOG"; }
+for helper in need use want after before provide keyword; do
+	eval "$helper() { note $helper \"\$@\"; }"
+done
+ebegin() { :; }
+eend() { return "\${1:-0}"; }
+einfo() { :; }
+ewarn() { note ewarn "$@"; }
+eerror() { note eerror "$@"; }
+checkpath() {
+	note checkpath "$@"
+	_kind= _mode= _owner=
+	while [ $# -gt 1 ]; do
+		case $1 in
+		-d | -f) _kind=$1 ;;
+		-m) _mode=$2; shift ;;
+		-o) _owner=$2; shift ;;
+		*) note eerror "checkpath: unexpected $1"; return 1 ;;
+		esac
+		shift
+	done
+	if [ "$_kind" = -d ]; then mkdir -p -- "$1"; elif [ ! -e "$1" ]; then : > "$1"; fi || return 1
+	if [ -n "$_mode" ]; then chmod "$_mode" "$1" || return 1; fi
+	if [ -n "$_owner" ]; then chown "$_owner" "$1" || return 1; fi
+}
+. "$1"
+case $2 in
+describe)
+	depend
+	note supervisor "$supervisor"
+	note command "$command"
+	note command_args "$command_args"
+	note command_user "\${command_user:-}"
+	note directory "\${directory:-}"
+	note notify "\${notify:-}"
+	;;
+start)
+	start_pre || exit 1
+	if [ -n "\${directory:-}" ]; then cd "$directory" || exit 1; fi
+	eval "set -- $command_args"
+	exec setpriv --reuid="\${command_user%%:*}" --regid="\${command_user#*:}" --init-groups "$command" "$@"
+	;;
+post)
+	if command -v start_post > /dev/null; then start_post; fi
+	;;
+esac
+`.replaceAll('\\${', '${');
+
+async function harness(script: Name, phase: 'describe' | 'post', env: NodeJS.ProcessEnv): Promise<{ outcome: Outcome; log: string[] }> {
+  const dir = await mkdtemp('/tmp/orc-');
+  try {
+    const log = join(dir, 'log');
+    const outcome = await run('sh', ['-c', HARNESS, 'harness', join(SCRIPTS, script), phase], { ...env, HARNESS_LOG: log, RC_SVCNAME: script });
+    let lines: string[] = [];
+    try {
+      lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '');
+    } catch {
+      // nothing was logged
+    }
+    return { outcome, log: lines };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The value a `describe` run printed for a variable. */
+function variable(log: string[], name: string): string {
+  const line = log.find((l) => l === name || l.startsWith(`${name} `));
+  assert.ok(line !== undefined, `${name} was printed`);
+  return line.slice(name.length + 1);
+}
+
+const BASE_ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+
+describe('examples/openrc: syntax', () => {
+  for (const name of NAMES) {
+    test(`${name}: sh -n`, async () => {
+      const r = await run('sh', ['-n', join(SCRIPTS, name)]);
+      assert.equal(r.code, 0, r.stderr);
+    });
+  }
+
+  test('dash -n (the strictest POSIX shell here)', async (t) => {
+    if (!(await which('dash'))) return t.skip('dash is not installed');
+    for (const name of NAMES) {
+      const r = await run('dash', ['-n', join(SCRIPTS, name)]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    }
+  });
+
+  test('shellcheck as POSIX sh', async (t) => {
+    if (!(await which('shellcheck'))) return t.skip('shellcheck is not installed (Debian package shellcheck)');
+    // SC2034: description, command, command_args... are read by openrc-run, not here.
+    const r = await run('shellcheck', ['-s', 'sh', '-e', 'SC2034', ...NAMES.map((n) => join(SCRIPTS, n))]);
+    assert.equal(r.code, 0, r.stdout);
+  });
+
+  test('every script starts with #!/sbin/openrc-run and is executable', async () => {
+    for (const name of NAMES) {
+      const path = join(SCRIPTS, name);
+      assert.ok((await readFile(path, 'utf8')).startsWith('#!/sbin/openrc-run\n'), name);
+      assert.ok((await stat(path)).mode & 0o111, `${name} is executable`);
+    }
+  });
+});
+
+describe('examples/openrc: what openrc-run would read, with the defaults', () => {
+  test('utmpsd: supervise-daemon runs /usr/local/bin/utmpsd as utmp:utmp, ready on READY=1', async () => {
+    const { outcome, log } = await harness('utmpsd', 'describe', BASE_ENV);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.deepEqual(log.filter((l) => /^(need|after|use|before) /.test(l)), ['need localmount', 'after bootmisc']);
+    assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
+    assert.equal(variable(log, 'command'), '/usr/local/bin/utmpsd');
+    assert.equal(variable(log, 'command_args').trim(), '--state-dir /run/utmps --wtmp-file /var/log/wtmp --format utmps');
+    assert.equal(variable(log, 'command_user'), 'utmp:utmp');
+    assert.equal(variable(log, 'notify'), 'socket:ready');
+  });
+
+  test('utmps-utmpd: s6-ipcserver in /run/utmps on .utmpd-socket, as utmp:utmp', async () => {
+    const { outcome, log } = await harness('utmps-utmpd', 'describe', BASE_ENV);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
+    assert.equal(variable(log, 'command'), '/usr/bin/s6-ipcserver');
+    assert.equal(variable(log, 'command_args'), '-- .utmpd-socket /usr/local/bin/utmps-utmpd -F utmps');
+    assert.equal(variable(log, 'command_user'), 'utmp:utmp');
+    assert.equal(variable(log, 'directory'), '/run/utmps');
+  });
+
+  test('utmps-wtmpd: s6-ipcserver in /var/log on /run/utmps/.wtmpd-socket, file wtmp', async () => {
+    const { outcome, log } = await harness('utmps-wtmpd', 'describe', BASE_ENV);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal(variable(log, 'command_args'), '-- /run/utmps/.wtmpd-socket /usr/local/bin/utmps-wtmpd -F utmps wtmp');
+    assert.equal(variable(log, 'command_user'), 'utmp:utmp');
+    assert.equal(variable(log, 'directory'), '/var/log');
+  });
+});
+
+async function accountIds(name: string): Promise<{ uid: number; gid: number; group: string } | null> {
+  const [u, g, n] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name]), run('id', ['-gn', name])]);
+  if (u.code !== 0 || g.code !== 0 || n.code !== 0) return null;
+  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()), group: n.stdout.trim() };
+}
+
+async function liveSkip(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root: start_pre runs as root and the services drop to a user';
+  for (const p of ['setpriv', 's6-ipcserver', 'python3']) if (!(await which(p))) return `${p} is not installed`;
+  if (!(await accountIds(SERVICE_USER))) return `no account '${SERVICE_USER}'`;
+  return false;
+}
+
+const LIVE_SKIP = await liveSkip();
+
+const PY_NOTIFY_LISTENER = [
+  'import os, socket, sys',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  's.bind(sys.argv[1])',
+  'os.chmod(sys.argv[1], 0o666)',
+  "print('bound', flush=True)",
+  'while True:',
+  "    print(s.recv(4096).decode('utf-8', 'replace').replace('\\n', ' '), flush=True)",
+].join('\n');
+
+/** Resolves with the first stdout line of child that satisfies test. */
+function lineFrom(child: ChildProcess, test: (line: string) => boolean, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), HANG_GUARD_MS);
+    const onData = (c: Buffer): void => {
+      buffered += c.toString();
+      const line = buffered.split('\n').find(test);
+      if (line !== undefined) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve(line);
+      }
+    };
+    child.stdout!.on('data', onData);
+  });
+}
+
+/** A service started by the harness, as supervise-daemon would run it. */
+interface Started {
+  child: ChildProcess;
+  log: () => string;
+}
+
+function startService(name: Name, env: NodeJS.ProcessEnv, logFile: string): Started {
+  const child = spawn('sh', ['-c', HARNESS, 'harness', join(SCRIPTS, name), 'start'], {
+    env: { ...env, HARNESS_LOG: logFile, RC_SVCNAME: name },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  return { child, log: () => log };
+}
+
+async function stopService(s: Started | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (!s) return null;
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return s.child.exitCode;
+  const exited = once(s.child, 'exit');
+  s.child.kill(signal);
+  const [code] = (await exited) as [number | null];
+  return code;
+}
+
+async function processesUnder(root: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let command: string;
+    try {
+      command = (await readFile(`/proc/${entry}/cmdline`, 'latin1')).replaceAll('\0', ' ');
+    } catch {
+      continue;
+    }
+    let cwd = '';
+    try {
+      cwd = await readlink(`/proc/${entry}/cwd`);
+    } catch {
+      // a zombie, or gone
+    }
+    if (command.includes(root) || cwd.startsWith(`${root}/`)) found.push(Number(entry));
+  }
+  return found;
+}
+
+function text(record: Buffer, at: number, size: number): string {
+  const field = record.subarray(at, at + size);
+  const nul = field.indexOf(0);
+  return field.subarray(0, nul < 0 ? size : nul).toString('latin1');
+}
+
+async function roundTrip(state: string, wtmp: string, line: string): Promise<void> {
+  const utmpSocket = join(state, '.utmpd-socket');
+  const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpSocket, '-W', join(state, '.wtmpd-socket'), '-l', 'svctest', 'or1', 'USER_PROCESS', line]);
+  assert.equal(write.code, 0, `utmps-write: ${write.stderr}`);
+  const session = await UtmpSession.connect({ path: utmpSocket, timeoutMs: 10_000 });
+  try {
+    const mine = (await session.readAll()).filter((r) => r.entry.line === line);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0].entry.user, 'svctest');
+    assert.equal(mine[0].entry.typeName, 'USER_PROCESS');
+  } finally {
+    session.close();
+  }
+  const bytes = await readFile(wtmp);
+  assert.equal(bytes.length, RECORD);
+  assert.equal(bytes.readInt16LE(0), USER_PROCESS);
+  assert.equal(text(bytes, 8, 32), line);
+  assert.equal(text(bytes, 44, 32), 'svctest');
+}
+
+async function assertOwned(path: string, mode: number, owner: { uid: number; gid: number }): Promise<void> {
+  const st = await stat(path);
+  assert.equal(st.mode & 0o7777, mode, `${path} mode`);
+  assert.equal(st.uid, owner.uid, `${path} owner`);
+  assert.equal(st.gid, owner.gid, `${path} group`);
+}
+
+/** A temp root, mode 0755 so that the service user can reach its files, and the settings. */
+async function liveRoot(prefix: string, account: { group: string }): Promise<{ root: string; state: string; logDir: string; env: NodeJS.ProcessEnv }> {
+  const root = await mkdtemp(join('/tmp', prefix));
+  await chmod(root, 0o755);
+  const state = join(root, 'run', 'utmps');
+  const logDir = join(root, 'log');
+  await mkdir(logDir, { mode: 0o755 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    utmps_state_dir: state,
+    utmps_log_dir: logDir,
+    utmps_wtmp: join(logDir, 'wtmp'),
+    utmps_user: SERVICE_USER,
+    utmps_group: account.group,
+    utmps_bindir: BIN,
+    utmps_ipcserver: (await which('s6-ipcserver')) ?? 's6-ipcserver',
+  };
+  return { root, state, logDir, env };
+}
+
+async function removeRoot(root: string | undefined): Promise<void> {
+  if (!root) return;
+  for (const pid of await processesUnder(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await rm(root, { recursive: true, force: true });
+}
+
+describe('examples/openrc/utmpsd, run by the harness', { skip: LIVE_SKIP }, () => {
+  let account: { uid: number; gid: number; group: string };
+  let root: string | undefined;
+  let state: string;
+  let logDir: string;
+  let listener: ChildProcess | undefined;
+  let service: Started | undefined;
+
+  before(async () => {
+    account = (await accountIds(SERVICE_USER))!;
+    let env: NodeJS.ProcessEnv;
+    ({ root, state, logDir, env } = await liveRoot('oru-', account));
+    const notify = join(root, 'notify.sock');
+    listener = spawn('python3', ['-c', PY_NOTIFY_LISTENER, notify], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await lineFrom(listener, (l) => l === 'bound', 'the notification listener');
+    // notify=socket:ready: OpenRC gives the daemon NOTIFY_SOCKET and waits for READY=1.
+    const ready = lineFrom(listener, (l) => l.includes('READY=1'), 'READY=1 from utmpsd');
+    service = startService('utmpsd', { ...env, NOTIFY_SOCKET: notify }, join(root, 'harness.log'));
+    await ready;
+  });
+
+  after(async () => {
+    await stopService(service, 'SIGKILL');
+    if (listener && listener.exitCode === null && listener.signalCode === null) {
+      const exited = once(listener, 'exit');
+      listener.kill('SIGKILL');
+      await exited;
+    }
+    await removeRoot(root);
+  });
+
+  test('start_pre made the state directory and wtmp the service user\'s', async () => {
+    await assertOwned(state, 0o755, account);
+    await assertOwned(join(logDir, 'wtmp'), 0o644, account);
+  });
+
+  test('utmpsd serves a round trip', async () => {
+    await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
+    await assertOwned(join(state, 'utmp'), 0o644, account);
+  });
+
+  test('SIGTERM (supervise-daemon --stop): exit 0', async () => {
+    assert.equal(await stopService(service), 0, service!.log());
+  });
+});
+
+describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { skip: LIVE_SKIP }, () => {
+  let account: { uid: number; gid: number; group: string };
+  let root: string | undefined;
+  let state: string;
+  let logDir: string;
+  let env: NodeJS.ProcessEnv;
+  const services: Started[] = [];
+
+  before(async () => {
+    account = (await accountIds(SERVICE_USER))!;
+    ({ root, state, logDir, env } = await liveRoot('orc-', account));
+    for (const name of ['utmps-utmpd', 'utmps-wtmpd'] as const) {
+      services.push(startService(name, env, join(root, `${name}.log`)));
+      // What openrc-run does after supervise-daemon has started the daemon.
+      const { outcome, log } = await harness(name, 'post', env);
+      assert.equal(outcome.code, 0, `${name} start_post: ${log.join('\n')}\n${services.at(-1)!.log()}`);
+    }
+  });
+
+  after(async () => {
+    for (const s of services) await stopService(s, 'SIGKILL');
+    await removeRoot(root);
+  });
+
+  test('start_pre made the state directory and wtmp the service user\'s', async () => {
+    await assertOwned(state, 0o755, account);
+    await assertOwned(join(logDir, 'wtmp'), 0o644, account);
+  });
+
+  test('the pair serves a round trip', async () => {
+    await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
+    await assertOwned(join(state, 'utmp'), 0o644, account);
+  });
+
+  test('SIGTERM (supervise-daemon --stop): both exit 0', async () => {
+    for (const s of services) assert.equal(await stopService(s), 0, s.log());
+  });
+
+  test('start_post fails, after its bounded wait, when the socket never appears', async () => {
+    const empty = join(root!, 'empty');
+    await mkdir(empty);
+    const { outcome, log } = await harness('utmps-utmpd', 'post', { ...env, utmps_state_dir: empty });
+    assert.notEqual(outcome.code, 0);
+    assert.ok(log.some((l) => l.startsWith('eerror ')), 'it says why');
+  });
+});
