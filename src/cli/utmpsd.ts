@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS } from '../server/limits.js';
 import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { Policy } from '../server/policy.js';
+import { DEFAULT_RATE_LIMIT, RateLimiter } from '../server/rate-limit.js';
 import { becomeUser, handOver, resolveIdentity, type Identity } from '../server/privileges.js';
 import { notifyFd, sdNotify } from '../server/readiness.js';
 import { DEFAULT_TIMEOUTS } from '../server/session.js';
@@ -30,6 +31,10 @@ const USAGE = `usage: utmpsd [options]
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
   -i, --idle-timeout MS      close connections idle this long (default 0: never)
   -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
+  --rate-limit N             writes per minute per non-root uid (default ${DEFAULT_RATE_LIMIT.perMinute}; 0: no limit)
+  --rate-burst N             writes a non-root uid may make at once (default ${DEFAULT_RATE_LIMIT.burst})
+  --file-mode OCTAL          mode of files utmpsd creates (default 0644; 0600 keeps
+                             everyone else from opening, and so from locking, them)
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
@@ -63,6 +68,9 @@ try {
       'idle-timeout': { type: 'string', short: 'i' },
       'lock-timeout': { type: 'string', short: 'L' },
       'notify-fd': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'rate-burst': { type: 'string' },
+      'file-mode': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -99,6 +107,13 @@ const limits = {
   maxConnections: count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1),
   maxPerUid: count('--max-per-uid', values['max-per-uid'], DEFAULT_LIMITS.maxPerUid, 1),
 };
+const rateLimit = {
+  perMinute: count('--rate-limit', values['rate-limit'], DEFAULT_RATE_LIMIT.perMinute),
+  burst: count('--rate-burst', values['rate-burst'], DEFAULT_RATE_LIMIT.burst, 1),
+};
+const modeText = values['file-mode'] ?? '0644';
+if (!/^0?[0-7]{3}$/.test(modeText)) die(100, `--file-mode must be an octal mode like 0640, got '${modeText}'`);
+const fileMode = parseInt(modeText, 8);
 const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
 let identity: Identity | undefined;
 if (values.user !== undefined) {
@@ -110,13 +125,17 @@ if (values.user !== undefined) {
   }
 }
 
-const fileOptions = { layout, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
+const fileOptions = { layout, mode: fileMode, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
 let server: Utmpsd;
 try {
   mkdirSync(where.stateDir, { recursive: true, mode: 0o755 });
   const utmp = await UtmpFile.open(where.utmpFile, fileOptions);
   const wtmp = await WtmpFile.open(where.wtmpFile, fileOptions);
-  const policy = new Policy({ daemonGid: () => getEffectiveIds().egid, lookupUser: lookupUserByName });
+  const policy = new Policy({
+    daemonGid: () => getEffectiveIds().egid,
+    lookupUser: lookupUserByName,
+    rateLimiter: new RateLimiter(rateLimit),
+  });
   const inherited = systemdSockets();
   const socketFor = (service: 'utmp' | 'wtmp', path: string) => {
     const fd = inherited?.get(service);

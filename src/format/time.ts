@@ -64,6 +64,12 @@ function dateOffset(sec: number): number {
   return Math.round(-new Date(sec * 1000).getTimezoneOffset() * 60);
 }
 
+/** Forgets cached zone offsets: for a process that changes TZ while running (tests). */
+export function resetZoneCache(): void {
+  offsets.clear();
+  cachedDay = Number.NaN;
+}
+
 export function localOffset(sec: number): number {
   const day = Math.floor(sec / DAY);
   if (day !== cachedDay) {

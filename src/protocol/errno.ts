@@ -31,6 +31,8 @@ export const Errno = {
   ETIMEDOUT: BY_NAME.ETIMEDOUT,
   EUSERS: BY_NAME.EUSERS,
   EBUSY: BY_NAME.EBUSY,
+  EDQUOT: BY_NAME.EDQUOT,
+  ENOBUFS: BY_NAME.ENOBUFS,
 } as const;
 
 export function errnoName(errno: number): string {

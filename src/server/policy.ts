@@ -4,6 +4,7 @@
 import { FIELD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { Errno } from '../protocol/errno.js';
 import type { PasswdEntry } from '../sys/native.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface Peer {
   uid: number;
@@ -14,6 +15,8 @@ export interface Peer {
 export interface Refusal {
   errno: number;
   reason: string;
+  /** Not worth a log line (a repeat within one burst of rate refusals). */
+  quiet?: boolean;
 }
 
 export interface PolicyOptions {
@@ -21,6 +24,8 @@ export interface PolicyOptions {
   daemonGid: () => number;
   /** Name-service lookup of a user name (getpwnam through NSS). */
   lookupUser: (name: string) => Promise<PasswdEntry | null>;
+  /** Write rate limits for non-root peers (utmpsd); none in UCSPI mode. */
+  rateLimiter?: RateLimiter;
 }
 
 export class Policy {
@@ -28,8 +33,10 @@ export class Policy {
 
   /** utmp writes: root, or a peer whose effective gid is the daemon's. */
   utmpWrite(peer: Peer): Refusal | null {
-    if (peer.uid === 0 || peer.gid === this.options.daemonGid()) return null;
-    return { errno: Errno.EPERM, reason: `uid ${peer.uid} gid ${peer.gid} may not write utmp` };
+    if (peer.uid !== 0 && peer.gid !== this.options.daemonGid()) {
+      return { errno: Errno.EPERM, reason: `uid ${peer.uid} gid ${peer.gid} may not write utmp` };
+    }
+    return this.rate(peer);
   }
 
   /** wtmp appends: root, or a record whose ut_user names the peer's own uid. */
@@ -43,6 +50,17 @@ export class Policy {
     const user = await this.options.lookupUser(name);
     if (!user) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: no such user' };
     if (user.uid !== peer.uid) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: uid mismatch' };
-    return null;
+    return this.rate(peer);
+  }
+
+  /** Allowed writes still count against the peer's rate; refusals log once per burst. */
+  private rate(peer: Peer): Refusal | null {
+    const decision = this.options.rateLimiter?.take(peer.uid);
+    if (!decision || decision.allowed) return null;
+    return {
+      errno: Errno.EDQUOT,
+      reason: `uid ${peer.uid} is over its write rate limit; refusing its writes until the rate drops`,
+      quiet: !decision.firstOfBurst,
+    };
   }
 }

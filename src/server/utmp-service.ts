@@ -52,7 +52,7 @@ export class UtmpService implements ServiceHandler {
       case 'putline': {
         const refusal = this.policy.utmpWrite(this.peer);
         if (refusal) {
-          this.events.report(`putline refused: ${refusal.reason}`);
+          if (!refusal.quiet) this.events.report(`putline refused: ${refusal.reason}`);
           return statusAnswer(refusal.errno);
         }
         await this.file.putline(this.cursor, request.record);

@@ -21,9 +21,17 @@ export class WtmpService implements ServiceHandler {
 
   async handle(request: Request): Promise<HandlerResult> {
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
-    const refusal = await this.policy.wtmpAppend(this.peer, request.record);
+    let refusal;
+    try {
+      refusal = await this.policy.wtmpAppend(this.peer, request.record);
+    } catch (e) {
+      // The name service failed: we cannot tell who this is, so nothing is written.
+      const message = `unable to verify ut_user identity: ${(e as Error).message}`;
+      this.events.report(`append for uid ${this.peer.uid} failed: ${message}`);
+      return { answer: statusAnswer(errnoOf(e)), end: { reason: 'error', message } };
+    }
     if (refusal) {
-      this.events.report(`append refused for uid ${this.peer.uid}: ${refusal.reason}`);
+      if (!refusal.quiet) this.events.report(`append refused for uid ${this.peer.uid}: ${refusal.reason}`);
       return { answer: statusAnswer(refusal.errno), end: { reason: 'refused', message: refusal.reason } };
     }
     try {
