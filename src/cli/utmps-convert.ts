@@ -2,11 +2,11 @@
 // A time that does not fit 32 bits stops the conversion (exit 1, naming the record): it is
 // never wrapped. OUT appears whole or not at all, and is never replaced without --force.
 
-import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { GLIBC_LAYOUT, UTMPS_LAYOUT } from '../record/layout.js';
 import { utmpsToGlibc, WtmpReader } from '../store/wtmp-reader.js';
-import { AtomicFile, Exit, fatalError, formatOption, parseOptions, reason, writeAll } from './utmps-io.js';
+import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, parseOptions, reason, usageError, writeAll } from './utmps-io.js';
 
 const USAGE = 'utmps convert [ --from utmps|glibc ] --to utmps|glibc [ --force ] IN OUT';
 
@@ -30,11 +30,11 @@ export function run(argv: string[]): number {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 2 || v.to === undefined) throw new Exit(100, `usage: ${USAGE}`);
+  if (positionals.length !== 2 || v.to === undefined) throw usageError(USAGE);
   const [input, output] = positionals;
-  const from = formatOption(v.from, USAGE);
-  const to = formatOption(v.to, USAGE)!;
-  if (!v.force && existsSync(output)) throw fatalError(`unable to write ${output}: it exists (--force replaces it)`, 1);
+  const from = formatOption(v.from);
+  const to = formatOption(v.to)!;
+  if (!v.force && existsSync(output)) throw fatalError(`unable to write ${output}: it exists (--force replaces it)`, EXIT_REFUSED);
 
   let reader: WtmpReader;
   let mode: number;
@@ -65,7 +65,7 @@ export function run(argv: string[]): number {
         try {
           utmpsToGlibc(buf, i * UTMPS_LAYOUT.size, glibc, i * GLIBC_LAYOUT.size);
         } catch (e) {
-          throw fatalError(`unable to convert record ${first + i} of ${input} (offset ${(first + i) * reader.layout.size}): ${(e as Error).message}`, 1);
+          throw fatalError(`unable to convert record ${first + i} of ${input} (offset ${(first + i) * reader.layout.size}): ${(e as Error).message}`, EXIT_REFUSED);
         }
       }
       file.write(glibc.subarray(0, count * GLIBC_LAYOUT.size));
@@ -74,7 +74,7 @@ export function run(argv: string[]): number {
       file.commit();
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw fatalError(`unable to write ${output}: it exists (--force replaces it)`, 1);
+      if (code === 'EEXIST') throw fatalError(`unable to write ${output}: it exists (--force replaces it)`, EXIT_REFUSED);
       throw fatalError(`unable to write ${output}: ${reason(e)}`);
     }
   } catch (e) {

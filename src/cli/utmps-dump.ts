@@ -1,13 +1,13 @@
 // utmps dump: utmp/wtmp records as util-linux utmpdump's text, and back with --reverse.
 // What the text cannot carry is listed in src/format/dump.ts and docs/READERS.md.
 
+import { closeSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import { DumpParseError, dumpLine, parseDumpLine, recordFromDump } from '../format/dump.js';
 import { detectLayout } from '../store/detect.js';
 import { glibcToUtmps, utmpsToGlibc, WtmpReader } from '../store/wtmp-reader.js';
-import { openSync, closeSync } from 'node:fs';
-import { AtomicFile, Exit, fatalError, formatOption, Output, parseOptions, readAll, readLines, reason } from './utmps-io.js';
+import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, Output, parseOptions, readAll, readLines, reason, usageError } from './utmps-io.js';
 
 const USAGE = 'utmps dump [ -r | --reverse ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
 
@@ -38,7 +38,7 @@ class Sink {
     } catch (e) {
       throw fatalError(`unable to create a temporary file next to ${path}: ${reason(e)}`);
     }
-    this.out = new Output(this.file ? this.file.fd : 1);
+    this.out = this.file ? new Output(this.file.fd, path) : new Output();
   }
 
   finish(): void {
@@ -62,7 +62,12 @@ function dumpBlock(out: Output, buf: Buffer, count: number): void {
 function forward(file: string | undefined, layout: RecordLayout | undefined, out: Output): void {
   if (file === undefined || file === '-') {
     // Standard input has no size to go by: read it whole, then detect.
-    const raw = readAll(0);
+    let raw: Buffer;
+    try {
+      raw = readAll(0);
+    } catch (e) {
+      throw fatalError(`unable to read standard input: ${reason(e)}`);
+    }
     const l = layout ?? detectLayout(raw.length, [{ offset: 0, bytes: raw }]).layout;
     const count = Math.floor(raw.length / l.size);
     const buf = l === UTMPS_LAYOUT ? raw : Buffer.allocUnsafe(count * UTMPS_LAYOUT.size);
@@ -103,12 +108,13 @@ function reverse(file: string | undefined, layout: RecordLayout, out: Output): v
   try {
     for (const text of readLines(fd)) {
       n++;
+      if (text.trim() === '') continue; // blank lines carry no record
       try {
         const record = recordFromDump(parseDumpLine(text));
         if (layout === GLIBC_LAYOUT) utmpsToGlibc(record, 0, chunk, filled);
         else record.copy(chunk, filled);
       } catch (e) {
-        if (e instanceof DumpParseError || e instanceof RangeError) throw fatalError(`unable to read line ${n}: ${e.message}`, 1);
+        if (e instanceof DumpParseError || e instanceof RangeError) throw fatalError(`unable to read line ${n}: ${e.message}`, EXIT_REFUSED);
         throw e;
       }
       filled += size;
@@ -132,8 +138,8 @@ export function run(argv: string[]): number {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length > 1) throw new Exit(100, `usage: ${USAGE}`);
-  const layout = formatOption(v.format, USAGE);
+  if (positionals.length > 1) throw usageError(USAGE);
+  const layout = formatOption(v.format);
   const sink = new Sink(v.output);
   try {
     if (v.reverse) reverse(positionals[0], layout ?? GLIBC_LAYOUT, sink.out);

@@ -4,9 +4,13 @@
 import { closeSync, constants, existsSync, fsyncSync, linkSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
-import { EXIT_USAGE } from './common.js';
 
 export const PROG = 'utmps';
+
+// skarnet's exit codes, as in common.ts (not imported: one module less to load).
+export const EXIT_REFUSED = 1;
+export const EXIT_USAGE = 100;
+export const EXIT_FAILURE = 111;
 
 /** Thrown to end a subcommand with a message and an exit code; utmps.ts prints it. */
 export class Exit extends Error {
@@ -18,11 +22,17 @@ export class Exit extends Error {
   }
 }
 
-export function usageError(usage: string): Exit {
-  return new Exit(EXIT_USAGE, `usage: ${usage}`);
+/** A usage error (exit 100), with what was wrong when there is more to say. */
+export function usageError(usage: string, what?: string): Exit {
+  return new Exit(EXIT_USAGE, `${what === undefined ? '' : `fatal: ${what}\nutmps: `}usage: ${usage}`);
 }
 
-export function fatalError(message: string, status = 111): Exit {
+/** A bad option value (exit 100): "utmps: fatal: invalid ...", as utmps-write says it. */
+export function valueError(what: string): Exit {
+  return new Exit(EXIT_USAGE, `fatal: ${what}`);
+}
+
+export function fatalError(message: string, status = EXIT_FAILURE): Exit {
   return new Exit(status, `fatal: ${message}`);
 }
 
@@ -40,16 +50,16 @@ export function parseOptions<R>(parse: () => R, usage: string): R {
   try {
     return parse();
   } catch (e) {
-    throw new Exit(EXIT_USAGE, `fatal: ${(e as Error).message.split('\n')[0]}\nutmps: usage: ${usage}`);
+    throw usageError(usage, (e as Error).message.split('\n')[0]);
   }
 }
 
 /** --format utmps|glibc; undefined means detect. */
-export function formatOption(value: string | undefined, usage: string): RecordLayout | undefined {
+export function formatOption(value: string | undefined): RecordLayout | undefined {
   if (value === undefined) return undefined;
   if (value === 'utmps') return UTMPS_LAYOUT;
   if (value === 'glibc') return GLIBC_LAYOUT;
-  throw new Exit(EXIT_USAGE, `fatal: unknown format '${value}' (expected utmps or glibc)\nutmps: usage: ${usage}`);
+  throw valueError(`unknown format '${value}' (expected utmps or glibc)`);
 }
 
 /**
@@ -62,6 +72,8 @@ export class Output {
 
   constructor(
     private readonly fd = 1,
+    /** For messages: "unable to write to <name>". */
+    private readonly name = 'standard output',
     private readonly chunk = 1 << 16,
   ) {}
 
@@ -77,7 +89,7 @@ export class Output {
 
   bytes(data: Uint8Array): void {
     this.flush();
-    writeAll(this.fd, data);
+    this.send(data);
   }
 
   flush(): void {
@@ -85,7 +97,15 @@ export class Output {
     const data = Buffer.from(this.parts.join(''), 'latin1');
     this.parts = [];
     this.pending = 0;
-    writeAll(this.fd, data);
+    this.send(data);
+  }
+
+  private send(data: Uint8Array): void {
+    try {
+      writeAll(this.fd, data);
+    } catch (e) {
+      throw fatalError(`unable to write to ${this.name}: ${reason(e)}`);
+    }
   }
 }
 

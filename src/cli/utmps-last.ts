@@ -1,19 +1,19 @@
 // utmps last: login history from wtmp files, newest first, like util-linux last
 // (differences: docs/READERS.md). Reads each file backwards in blocks.
 
-import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
 import { UTMPS_LAYOUT } from '../record/layout.js';
 import { beginsLine, LastPairing, lastLine, type LineOptions, type Session, sessionJson, TIME_FORMATS, type TimeFormat } from '../format/last.js';
-import { parseTimeSpec } from '../format/timespec.js';
 import { isoTime } from '../format/time.js';
 import { secondsAt } from '../format/view.js';
 import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime, WtmpReader } from '../store/wtmp-reader.js';
-import { Exit, fatalError, formatOption, Output, parseOptions, reason, writeAll } from './utmps-io.js';
+import { Exit, fatalError, formatOption, Output, parseOptions, reason, valueError, writeAll } from './utmps-io.js';
 
 const USAGE =
   'utmps last [ -f file ]... [ -n num | -num ] [ -s time ] [ -t time ] [ -p time ] [ -x ] [ -F ] [ -i ] [ -w ] [ -a | -R ] ' +
-  '[ --time-format notime|short|full|iso ] [ --format utmps|glibc ] [ --json ] [ user | tty ]...';
+  '[ --time-format notime|short|full|iso ] [ --format utmps|glibc ] [ --json ] [ user | tty ]...\n' +
+  '       utmps last --follow [ -W wtmpd-socket ] [ --json ] [ user | tty ]...';
 
 const HELP = `usage: ${USAGE}
 
@@ -32,6 +32,10 @@ Shows logins and logouts from wtmp, newest first (util-linux last's output).
       --time-format F    notime, short, full or iso
       --format F         the file's layout, utmps or glibc (default: detected)
       --json             one JSON document instead of text
+      --follow           print new records as they are appended, read through the
+                         wtmpd socket (one JSON object per line with --json)
+  -W, --socket PATH      wtmpd socket for --follow (default $UTMPS_WTMPD_SOCKET,
+                         else /run/utmps/.wtmpd-socket)
 TIME: YYYY-MM-DD[ hh:mm[:ss]], YYYYMMDDhhmmss, hh:mm[:ss], now, today, yesterday, tomorrow, +5min, -2days, "1h ago".
 `;
 
@@ -50,6 +54,8 @@ const OPTIONS = {
   'time-format': { type: 'string' },
   format: { type: 'string' },
   json: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  socket: { type: 'string', short: 'W' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -65,10 +71,17 @@ function expandCounts(argv: string[]): string[] {
   return out;
 }
 
-function timeArg(text: string | undefined, now: number): number | undefined {
+/** The character set last would print names in: from LC_ALL, LC_CTYPE or LANG. */
+function charset(): 'c' | 'utf8' {
+  const env = process.env;
+  return /utf-?8/i.test(env.LC_ALL || env.LC_CTYPE || env.LANG || '') ? 'utf8' : 'c';
+}
+
+async function timeArg(text: string | undefined, now: number): Promise<number | undefined> {
   if (text === undefined) return undefined;
+  const { parseTimeSpec } = await import('../format/timespec.js'); // only when asked for
   const t = parseTimeSpec(text, now);
-  if (t === undefined) throw new Exit(100, `fatal: invalid time value "${text}"`);
+  if (t === undefined) throw valueError(`invalid time value "${text}"`);
   return t;
 }
 
@@ -78,25 +91,33 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (v.follow) {
+    const { follow } = await import('./utmps-follow.js'); // only when asked for
+    return follow({ socket: v.socket, json: v.json ?? false, filters: positionals });
+  }
   const now = Math.floor(Date.now() / 1000);
-  const layout = formatOption(v.format, USAGE);
+  const layout = formatOption(v.format);
   let timeFormat: TimeFormat = v.fulltimes ? 'full' : 'short';
   if (v['time-format'] !== undefined) {
     if (!TIME_FORMATS.includes(v['time-format'] as TimeFormat)) {
-      throw new Exit(100, `fatal: unknown time format '${v['time-format']}' (expected notime, short, full or iso)`);
+      throw valueError(`unknown time format '${v['time-format']}' (expected notime, short, full or iso)`);
     }
     timeFormat = v['time-format'] as TimeFormat;
   }
   let limit = 0;
   if (v.limit !== undefined) {
-    if (!/^\d+$/.test(v.limit)) throw new Exit(100, `fatal: invalid number of lines: ${v.limit}`);
+    if (!/^\d+$/.test(v.limit)) throw valueError(`invalid number of lines: ${v.limit}`);
     limit = Number(v.limit);
   }
-  const since = timeArg(v.since, now);
-  const until = timeArg(v.until, now);
-  const present = timeArg(v.present, now);
+  const since = await timeArg(v.since, now);
+  const until = await timeArg(v.until, now);
+  const present = await timeArg(v.present, now);
   const files = v.file ?? [process.env.UTMPS_WTMP_FILE || '/var/log/wtmp'];
-  const lineOptions: LineOptions = { timeFormat, ip: v.ip, fullNames: v.fullnames, hostLast: v.hostlast, noHost: v.nohostname };
+  const lineOptions: LineOptions = { timeFormat, ip: v.ip, fullNames: v.fullnames, hostLast: v.hostlast, noHost: v.nohostname, escape: charset() };
+
+  // Only logins from this boot need the user database (and the native addon behind it).
+  let probe: LoginProbe = loginBeforeBoot;
+  let fullProbe = false;
 
   const out = new Output();
   let printed = 0;
@@ -127,10 +148,6 @@ export async function run(argv: string[]): Promise<number> {
     sink,
   );
 
-  // Only logins from this boot need the user database (and the native addon).
-  let probe: LoginProbe = loginBeforeBoot;
-  let fullProbe = false;
-
   if (v.json) out.write('{"files":[');
   for (const [index, path] of files.entries()) {
     let reader: WtmpReader;
@@ -140,12 +157,12 @@ export async function run(argv: string[]): Promise<number> {
       out.flush();
       throw fatalError(`unable to open ${path}: ${reason(e)}`);
     }
-    const newest = reader.count > 0 ? reader.read(reader.count - 1, 1).buf : null;
-    if (!fullProbe && newest !== null && secondsAt(newest, 0) >= systemBootTime()) {
-      probe = await loadLoginProbe();
-      fullProbe = true;
-    }
     try {
+      const newest = reader.count > 0 ? reader.read(reader.count - 1, 1).buf : null;
+      if (!fullProbe && newest !== null && secondsAt(newest, 0) >= systemBootTime()) {
+        probe = await loadLoginProbe();
+        fullProbe = true;
+      }
       pairing.reset();
       if (v.json) {
         out.write(`${index === 0 ? '' : ','}{"file":${JSON.stringify(path)},"format":"${reader.layout.name}","sessions":[`);
@@ -165,6 +182,7 @@ export async function run(argv: string[]): Promise<number> {
         if (text !== null) out.write(`\n${text}\n`);
       }
     } catch (e) {
+      if (e instanceof Exit) throw e;
       out.flush();
       throw fatalError(`unable to read ${path}: ${reason(e)}`);
     } finally {

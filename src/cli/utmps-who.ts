@@ -1,15 +1,15 @@
 // utmps who: who is logged in, like coreutils who (differences: docs/READERS.md).
 // Reads utmp through utmpd (no file access needed), or a file of either layout.
 
-import { parseArgs } from 'node:util';
 import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { UtmpSession } from '../client/index.js';
-import { UTMPS_LAYOUT } from '../record/layout.js';
+import { RecordType, UTMPS_LAYOUT } from '../record/layout.js';
 import { utf8 } from '../format/text.js';
-import { type RecordRef, type TtyProbe, type TtyStat, whoHeading, whoJson, whoKind, whoLine, type WhoOptions } from '../format/who.js';
-import { pidAt, typeAt, userAt } from '../format/view.js';
+import { countedUser, type TtyProbe, type TtyStat, whoCount, whoHeading, whoJson, whoKind, whoLine, type WhoOptions } from '../format/who.js';
+import { pidAt, typeAt } from '../format/view.js';
 import { WtmpReader } from '../store/wtmp-reader.js';
-import { Exit, fatalError, formatOption, Output, parseOptions, reason } from './utmps-io.js';
+import { Exit, fatalError, formatOption, Output, parseOptions, reason, usageError, valueError } from './utmps-io.js';
 
 const USAGE = 'utmps who [ -abdHlpqrsTtuw ] [ --json ] [ -U socket | --file FILE | FILE ] [ --format utmps|glibc ] [ --timeout ms ]';
 
@@ -79,7 +79,7 @@ const probeTty: TtyProbe = (line) => {
 /** Is the session's process gone? (who drops those when it reads the system's utmp.) */
 function processGone(buf: Buffer, at: number): boolean {
   const pid = pidAt(buf, at);
-  if (typeAt(buf, at) !== 7 || pid <= 0) return false;
+  if (typeAt(buf, at) !== RecordType.USER_PROCESS || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return false;
@@ -93,7 +93,7 @@ async function* source(v: { file?: string; format?: string; socket?: string; tim
   if (file !== undefined) {
     let reader: WtmpReader;
     try {
-      reader = WtmpReader.open(file, { layout: formatOption(v.format, USAGE) });
+      reader = WtmpReader.open(file, { layout: formatOption(v.format) });
     } catch (e) {
       if (e instanceof Exit) throw e;
       throw fatalError(`unable to open ${file}: ${reason(e)}`);
@@ -109,7 +109,7 @@ async function* source(v: { file?: string; format?: string; socket?: string; tim
   }
   let timeoutMs = 10_000;
   if (v.timeout !== undefined) {
-    if (!/^\d+$/.test(v.timeout)) throw new Exit(100, `fatal: invalid timeout: ${v.timeout}`);
+    if (!/^\d+$/.test(v.timeout)) throw valueError(`invalid timeout: ${v.timeout}`);
     timeoutMs = Number(v.timeout);
   }
   let records;
@@ -131,8 +131,9 @@ async function* source(v: { file?: string; format?: string; socket?: string; tim
   yield Buffer.concat(kept);
 }
 
-function* refs(buf: Buffer): Generator<RecordRef> {
-  for (let at = 0; at + UTMPS_LAYOUT.size <= buf.length; at += UTMPS_LAYOUT.size) yield { buf, at };
+/** Offsets of the records in a block. */
+function* offsets(buf: Buffer): Generator<number> {
+  for (let at = 0; at + UTMPS_LAYOUT.size <= buf.length; at += UTMPS_LAYOUT.size) yield at;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -141,9 +142,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length > 1 || (positionals.length === 1 && v.file !== undefined)) throw new Exit(100, `usage: ${USAGE}`);
+  if (positionals.length > 1 || (positionals.length === 1 && v.file !== undefined)) throw usageError(USAGE);
   const file = v.file ?? positionals[0];
-  if (file !== undefined && v.socket !== undefined) throw new Exit(100, `fatal: -U and a file exclude each other\nutmps: usage: ${USAGE}`);
+  if (file !== undefined && v.socket !== undefined) throw usageError(USAGE, `-U and a file exclude each other`);
 
   const a = v.all ?? false;
   const selected = v.boot || v.dead || v.login || v.process || v.runlevel || v.time;
@@ -168,10 +169,13 @@ export async function run(argv: string[]): Promise<number> {
   if (v.count) {
     const names: string[] = [];
     for await (const buf of source(v, file)) {
-      for (const { at } of refs(buf)) if (whoKind(buf, at, { users: true }) === 'user') names.push(userAt(buf, at));
+      for (const at of offsets(buf)) {
+        const name = countedUser(buf, at);
+        if (name !== null) names.push(name);
+      }
     }
     if (v.json) out.line(JSON.stringify({ users: names.map(utf8), count: names.length }));
-    else out.write(`${names.join(' ')}\n# users=${names.length}\n`);
+    else out.write(whoCount(names));
     out.flush();
     return 0;
   }
@@ -180,7 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.json) out.write('{"entries":[');
   else if (v.heading) out.line(whoHeading(o));
   for await (const buf of source(v, file)) {
-    for (const { at } of refs(buf)) {
+    for (const at of offsets(buf)) {
       const kind = whoKind(buf, at, o);
       if (kind === null) continue;
       if (v.json) {

@@ -15,7 +15,7 @@ import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByName } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, lookupUserByUid } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -33,6 +33,7 @@ const USAGE = `usage: utmpsd [options]
   -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
   --rate-limit N             writes per minute per non-root uid (default ${DEFAULT_RATE_LIMIT.perMinute}; 0: no limit)
   --rate-burst N             writes a non-root uid may make at once (default ${DEFAULT_RATE_LIMIT.burst})
+  --private-reads            wtmp reads: non-root peers see only their own records
   --file-mode OCTAL          mode of files utmpsd creates (default 0644; 0600 keeps
                              everyone else from opening, and so from locking, them)
   --notify-fd N              write a newline to fd N and close it once ready (s6)
@@ -71,6 +72,7 @@ try {
       'rate-limit': { type: 'string' },
       'rate-burst': { type: 'string' },
       'file-mode': { type: 'string' },
+      'private-reads': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -135,6 +137,8 @@ try {
     daemonGid: () => getEffectiveIds().egid,
     lookupUser: lookupUserByName,
     rateLimiter: new RateLimiter(rateLimit),
+    privateReads: values['private-reads'] ?? false,
+    userNameOf: (uid) => lookupUserByUid(uid)?.name ?? null,
   });
   const inherited = systemdSockets();
   const socketFor = (service: 'utmp' | 'wtmp', path: string) => {

@@ -5,6 +5,7 @@ export { nowTimeval, type Timeval } from './time.js';
 export { type CallOptions, type ConnectOptions, type RecordInput, type UtmpRecord, utmpRecord } from './types.js';
 export { UtmpSession } from './utmp-session.js';
 export { appendWtmp } from './wtmp.js';
+export { readWtmp, type WtmpReadItem, type WtmpReadOptions } from './wtmp-read.js';
 export {
   createUtmpx,
   endutxent,

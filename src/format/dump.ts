@@ -11,13 +11,14 @@
 import { FIELD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { parseAddress } from '../record/address.js';
 import { addressText } from './inet.js';
-import { utcSeconds, dumpTime } from './time.js';
+import { dumpTime, utcSeconds } from './time.js';
 import { ADDR_OFFSET, hostAt, idAt, lineAt, pidAt, secondsAt, typeAt, usecAt, userAt } from './view.js';
 
 /** Bytes utmpdump replaces with '?': controls, DEL, non-ASCII and the brackets. */
+const UNPRINTED = /[\x00-\x1f\x7f-\xff[\]]/g;
+
 export function cleanse(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\x00-\x1f\x7f-\xff[\]]/.test(s) ? s.replace(/[\x00-\x1f\x7f-\xff[\]]/g, '?') : s;
+  return s.replace(UNPRINTED, '?');
 }
 
 /** C "%05d": the sign counts in the width ("-0003"). */

@@ -254,6 +254,12 @@ export interface LineOptions {
   hostLast?: boolean;
   /** -R: no host at all. */
   noHost?: boolean;
+  /**
+   * How last shows bytes it cannot print in names: 'c' (the C locale: every byte from
+   * 0x80 as \ooo), 'utf8' (valid UTF-8 as it is). Controls but \t \n \r become *X in
+   * both. Unset: every byte as it is.
+   */
+  escape?: 'c' | 'utf8';
 }
 
 const LOGIN_TIME: Record<TimeFormat, (sec: number) => string> = {
@@ -315,24 +321,68 @@ export function hostText(s: Session, ip: boolean): string {
   return ip ? addressTextUnmapped(s.buf, s.at + ADDR_OFFSET) : hostAt(s.buf, s.at);
 }
 
-function column(s: string, w: number, cut: boolean): string {
-  return cut ? fit(s, w) : s.padEnd(w);
+const UNPRINTABLE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/;
+
+/** Length of the valid UTF-8 sequence of a printable character at s[i], or 0. */
+function utf8Length(s: string, i: number): number {
+  const b = (k: number): number => s.charCodeAt(i + k);
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < s.length && b(k) >= lo && b(k) <= hi;
+  const c = b(0);
+  if (c === 0xc2) return cont(1, 0xa0) ? 2 : 0; // U+0080..U+009F are controls
+  if (c >= 0xc3 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if (c === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0; // no surrogates
+  if (c >= 0xe1 && c <= 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
 }
+
+/** A field as util-linux last shows it (see LineOptions.escape), padding already applied. */
+export function escapeField(s: string, mode: 'c' | 'utf8'): string {
+  if (!UNPRINTABLE.test(s)) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) {
+      out += c === 9 || c === 10 || c === 13 ? s[i] : `*${String.fromCharCode(c ^ 0x40)}`;
+    } else if (c < 0x80) {
+      out += s[i];
+    } else {
+      const n = mode === 'utf8' ? utf8Length(s, i) : 0;
+      if (n > 0) {
+        out += s.slice(i, i + n);
+        i += n - 1;
+      } else {
+        out += `\\${c.toString(8)}`;
+      }
+    }
+  }
+  return out;
+}
+
+const asIs = (s: string): string => s;
 
 /** One line of `last` output (latin1), without its newline. */
 export function lastLine(s: Session, o: LineOptions): string {
+  const host = o.noHost ? '' : hostText(s, o.ip ?? false);
+  // Times and durations are ASCII: only the names can need escapes, and rarely do.
+  const escape = o.escape !== undefined && (UNPRINTABLE.test(s.user) || UNPRINTABLE.test(s.line) || UNPRINTABLE.test(host));
+  return buildLine(s, host, o, escape ? (f) => escapeField(f, o.escape!) : asIs);
+}
+
+// Fields are cut and padded by bytes, then escaped, as last does.
+function buildLine(s: Session, host: string, o: LineOptions, esc: (field: string) => string): string {
   const f = o.timeFormat;
-  const head = `${column(s.user, 8, !o.fullNames)} ${column(s.line, 12, true)} `;
+  const user = esc(o.fullNames ? s.user.padEnd(8) : fit(s.user, 8));
+  const head = `${user} ${esc(fit(s.line, 12))} `;
   const login = LOGIN_TIME[f](s.login);
   const end = endText(s, f);
   // Only an empty end (clock changes) or a host at the end can leave trailing blanks.
-  if (o.noHost) return end === '' ? trimEnd(`${head}${login}`) : `${head}${login} ${end}`;
-  const host = hostText(s, o.ip ?? false);
-  if (o.hostLast) {
-    if (host === '') return end === '' ? trimEnd(`${head}${login}`) : `${head}${login} ${end}`;
-    return trimEnd(`${head}${login} ${fit(end, END_WIDTH[f] + 13)} ${host}`);
-  }
-  const line = `${head}${column(host, 16, !o.fullNames)} ${login} ${end}`;
+  if (o.noHost || (o.hostLast && host === '')) return end === '' ? trimEnd(`${head}${login}`) : `${head}${login} ${end}`;
+  if (o.hostLast) return trimEnd(`${head}${login} ${fit(end, END_WIDTH[f] + 13)} ${esc(host)}`);
+  const line = `${head}${esc(o.fullNames ? host.padEnd(16) : fit(host, 16))} ${login} ${end}`;
   return end === '' ? trimEnd(line) : line;
 }
 

@@ -31,6 +31,5 @@ export function int02(n: number): string {
 
 /** Byte strings (latin1) to UTF-8 text for JSON; invalid sequences become U+FFFD. */
 export function utf8(bytes: string): string {
-  // eslint-disable-next-line no-control-regex
   return /[\x80-\xff]/.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes;
 }

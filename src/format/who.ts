@@ -174,12 +174,13 @@ export function whoText(records: Iterable<RecordRef>, o: WhoOptions & { heading?
   return out;
 }
 
+/** The user name who -q counts for a record, or null. */
+export function countedUser(buf: Buffer, at: number): string | null {
+  return whoKind(buf, at, { users: true }) === 'user' ? userAt(buf, at) : null;
+}
+
 /** who -q: the user names on one line, then "# users=N". */
-export function whoCount(records: Iterable<RecordRef>): string {
-  const names: string[] = [];
-  for (const { buf, at } of records) {
-    if (whoKind(buf, at, { users: true }) === 'user') names.push(userAt(buf, at));
-  }
+export function whoCount(names: readonly string[]): string {
   return `${names.join(' ')}\n# users=${names.length}\n`;
 }
 

@@ -31,6 +31,8 @@ export const Commands = {
   // Ours: every record from the cursor to the end, as repeated record answers closed by ESRCH.
   getall: spec('getall', 'A', 'utmp', 0, 'records', true),
   append: spec('append', '+', 'wtmp', RECORD_SIZE, 'status'),
+  // Ours: read wtmp with filters, and follow new appends (docs/PROTOCOL-EXTENSIONS.md).
+  read: spec('read', 'R', 'wtmp', 85, 'records', true),
 } as const satisfies Record<string, CommandSpec>;
 
 export type Op = keyof typeof Commands;

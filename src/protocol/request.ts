@@ -10,7 +10,58 @@ export type Request =
   | { op: 'getid'; type: number; id: Buffer }
   | { op: 'getline'; line: Buffer }
   | { op: 'putline'; record: Buffer }
-  | { op: 'append'; record: Buffer };
+  | { op: 'append'; record: Buffer }
+  | ({ op: 'read' } & ReadQuery);
+
+/** The wtmp read extension's query (docs/PROTOCOL-EXTENSIONS.md). */
+export interface ReadQuery {
+  newestFirst: boolean;
+  /** After the history, keep sending records as they are appended. */
+  follow: boolean;
+  /** Skip the history: only records appended from now on. */
+  liveOnly: boolean;
+  /** At most this many history records; 0 for all. */
+  limit: number;
+  /** tv_sec bounds, inclusive; null for none. */
+  since: bigint | null;
+  until: bigint | null;
+  /** NUL-padded 32-byte fields; all zero matches anything. */
+  user: Buffer;
+  line: Buffer;
+}
+
+export const ReadFlags = { NEWEST_FIRST: 1, FOLLOW: 2, LIVE_ONLY: 4 } as const;
+const NO_SINCE = -(1n << 63n);
+const NO_UNTIL = (1n << 63n) - 1n;
+
+function decodeReadQuery(body: Buffer): ReadQuery {
+  const flags = body[0];
+  const since = body.readBigInt64BE(5);
+  const until = body.readBigInt64BE(13);
+  return {
+    newestFirst: (flags & ReadFlags.NEWEST_FIRST) !== 0,
+    follow: (flags & ReadFlags.FOLLOW) !== 0,
+    liveOnly: (flags & ReadFlags.LIVE_ONLY) !== 0,
+    limit: body.readUInt32BE(1),
+    since: since === NO_SINCE ? null : since,
+    until: until === NO_UNTIL ? null : until,
+    user: body.subarray(21, 53),
+    line: body.subarray(53, 85),
+  };
+}
+
+function encodeReadQuery(q: Partial<ReadQuery>): Buffer {
+  const out = Buffer.alloc(86);
+  out[0] = Commands.read.byte;
+  out[1] =
+    (q.newestFirst ? ReadFlags.NEWEST_FIRST : 0) | (q.follow ? ReadFlags.FOLLOW : 0) | (q.liveOnly ? ReadFlags.LIVE_ONLY : 0);
+  out.writeUInt32BE(q.limit ?? 0, 2);
+  out.writeBigInt64BE(q.since ?? NO_SINCE, 6);
+  out.writeBigInt64BE(q.until ?? NO_UNTIL, 14);
+  if (q.user) out.set(q.user.subarray(0, 32), 22);
+  if (q.line) out.set(q.line.subarray(0, 32), 54);
+  return out;
+}
 
 export class ProtocolError extends Error {
   readonly code = 'EPROTO';
@@ -30,6 +81,8 @@ function decodeBody(spec: CommandSpec, body: Buffer): Request {
     case 'putline':
     case 'append':
       return { op: spec.op, record: body };
+    case 'read':
+      return { op: 'read', ...decodeReadQuery(body) };
     default:
       return { op: spec.op as 'rewind' | 'getent' | 'getall' };
   }
@@ -105,6 +158,7 @@ export const encodeRequest = {
   },
   putline: (record: Uint8Array): Buffer => withRecord(Commands.putline.byte, record),
   append: (record: Uint8Array): Buffer => withRecord(Commands.append.byte, record),
+  read: encodeReadQuery,
 };
 
 function withRecord(byte: number, record: Uint8Array): Buffer {

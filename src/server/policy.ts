@@ -26,7 +26,14 @@ export interface PolicyOptions {
   lookupUser: (name: string) => Promise<PasswdEntry | null>;
   /** Write rate limits for non-root peers (utmpsd); none in UCSPI mode. */
   rateLimiter?: RateLimiter;
+  /** wtmp reads: non-root peers see only records with their own user name. */
+  privateReads?: boolean;
+  /** Name-service lookup of a uid's name, for private reads. */
+  userNameOf?: (uid: number) => string | null;
 }
+
+/** Matches no user field: 0xff is never part of a NUL-padded UTF-8 name. */
+const NO_USER = Buffer.alloc(FIELD_SIZE.user, 0xff);
 
 export class Policy {
   constructor(private readonly options: PolicyOptions) {}
@@ -51,6 +58,19 @@ export class Policy {
     if (!user) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: no such user' };
     if (user.uid !== peer.uid) return { errno: Errno.EPERM, reason: 'unable to verify ut_user identity: uid mismatch' };
     return this.rate(peer);
+  }
+
+  /**
+   * The only ut_user a peer may read in wtmp, as a 32-byte field, or null for all. Reads
+   * are open to everyone by default, like a 0644 file.
+   */
+  readableUser(peer: Peer): Buffer | null {
+    if (!this.options.privateReads || peer.uid === 0) return null;
+    const name = this.options.userNameOf?.(peer.uid) ?? null;
+    if (name === null) return NO_USER;
+    const field = Buffer.alloc(FIELD_SIZE.user);
+    field.write(name, 'utf8');
+    return field;
   }
 
   /** Allowed writes still count against the peer's rate; refusals log once per burst. */

@@ -6,8 +6,11 @@ import { type Request, RequestParser } from '../protocol/request.js';
 import type { Service } from '../protocol/commands.js';
 
 export interface Transport {
-  /** Sends one answer in one write; resolves once the bytes have left this process. */
-  write(data: Buffer): Promise<void>;
+  /**
+   * Sends one answer in one write. 'sent' when the bytes left at once (the usual case);
+   * otherwise a promise that resolves once they have.
+   */
+  write(data: Buffer): Promise<void> | 'sent';
   /** Closes the connection (both directions). */
   close(): void;
   /** Optional flow control for clients that pipeline faster than we answer. */
@@ -25,10 +28,18 @@ export type SessionEnd =
   | { reason: 'shutdown' } // the server is stopping; no request was cut short
   | { reason: 'error'; message: string }; // transport failure or a bug
 
+/** Sends one chunk of answers; false once the session has ended. */
+export type Send = (data: Buffer) => Promise<boolean>;
+
 export interface HandlerResult {
   answer: Buffer;
   /** End the session once the answer is sent. */
   end?: SessionEnd;
+  /**
+   * A stream of answers after the first (the wtmp read extension): runs until it returns
+   * how the session ends, or until the signal says the client or the server is done.
+   */
+  stream?: (send: Send, signal: AbortSignal) => Promise<SessionEnd>;
 }
 
 export interface ServiceHandler {
@@ -61,6 +72,8 @@ export class Session {
   private ended: SessionEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerPhase: 'body' | 'idle' | null = null;
+  /** Aborted when a stream must stop: client EOF, shutdown, or the end of the session. */
+  private readonly streaming = new AbortController();
 
   constructor(
     private readonly handler: ServiceHandler,
@@ -89,12 +102,14 @@ export class Session {
   eof(): void {
     if (this.ended) return;
     this.sawEof = true;
+    this.streaming.abort();
     void this.pump();
   }
 
   /** Ends the session once the request being served (if any) is answered. */
   drain(): void {
     this.draining = true;
+    this.streaming.abort();
     if (!this.busy) this.finish({ reason: 'shutdown' });
   }
 
@@ -119,7 +134,12 @@ export class Session {
         this.disarm();
         const result = await this.handler.handle(request);
         if (this.ended) return;
-        if (!(await this.send(result.answer))) return;
+        if (result.answer.length > 0 && !(await this.send(result.answer))) return;
+        if (result.stream) {
+          const end = await result.stream((data) => this.send(data), this.streaming.signal);
+          this.finish(this.draining ? { reason: 'shutdown' } : end);
+          return;
+        }
         if (result.end || this.draining) {
           this.finish(result.end ?? { reason: 'shutdown' });
           return;
@@ -143,12 +163,21 @@ export class Session {
   }
 
   private async send(answer: Buffer): Promise<boolean> {
+    let pending: Promise<void> | 'sent';
+    try {
+      pending = this.transport.write(answer);
+    } catch (e) {
+      this.finish({ reason: 'error', message: `unable to write answer: ${(e as Error).message}` });
+      return false;
+    }
+    // Only a client that is not reading makes us wait; only then is a timer worth it.
+    if (pending === 'sent') return true;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.timeouts.answerMs);
     });
     try {
-      const outcome = await Promise.race([this.transport.write(answer).then(() => 'sent' as const), deadline]);
+      const outcome = await Promise.race([pending.then(() => 'sent' as const), deadline]);
       if (outcome === 'timeout') {
         this.finish({ reason: 'timeout', message: `the client did not take its answer within ${this.timeouts.answerMs} ms` });
         return false;
@@ -189,6 +218,7 @@ export class Session {
   private finish(end: SessionEnd): void {
     if (this.ended) return;
     this.ended = end;
+    this.streaming.abort();
     this.disarm();
     this.transport.close();
     this.onEnd(end);

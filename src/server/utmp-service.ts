@@ -40,6 +40,7 @@ export class UtmpService implements ServiceHandler {
     switch (request.op) {
       case 'rewind':
         this.cursor.index = 0;
+        this.cursor.ahead = null;
         return statusAnswer(Errno.OK);
       case 'getent':
         return found(await this.file.getent(this.cursor));

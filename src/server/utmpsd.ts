@@ -142,10 +142,17 @@ export class Utmpsd {
 
 function transportOf(socket: Socket): Transport {
   return {
-    write: (data) =>
-      new Promise((resolve, reject) => {
+    write: (data) => {
+      const done = new Promise<void>((resolve, reject) => {
         socket.write(data, (err) => (err ? reject(err) : resolve()));
-      }),
+      });
+      // Handed to the kernel whole already: no need to wait for the callback.
+      if (socket.writableLength === 0 && !socket.destroyed) {
+        done.catch(() => undefined);
+        return 'sent';
+      }
+      return done;
+    },
     close: () => {
       // Flush what was answered, then let go of both directions.
       if (socket.writable) socket.end(() => socket.destroy());

@@ -7,6 +7,7 @@ import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
+import { serveRead } from './wtmp-read.js';
 
 export class WtmpService implements ServiceHandler {
   readonly oneRequest = true;
@@ -20,6 +21,10 @@ export class WtmpService implements ServiceHandler {
   ) {}
 
   async handle(request: Request): Promise<HandlerResult> {
+    if (request.op === 'read') {
+      const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
+      return { answer: Buffer.alloc(0), stream: (send, signal) => serveRead(this.file, filter, send, signal) };
+    }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;
     try {

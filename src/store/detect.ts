@@ -4,8 +4,8 @@
 // contradict it; sizes that both divide (multiples of 9600, and the empty file) and files
 // with a torn tail need the content. Each layout reads the same bytes as its records;
 // the wrong one sees misaligned fields: types outside 0..9, microseconds outside
-// 0..999999, seconds beyond any calendar, control bytes in ut_line / ut_user. A plausible
-// record has a known non-EMPTY type, a clean line and user, and a positive time.
+// 0..999999, seconds beyond any calendar. A plausible record has a known non-EMPTY type,
+// a positive time and no control bytes in ut_line and ut_user.
 
 import { readSync } from 'node:fs';
 import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
@@ -56,8 +56,8 @@ function verdict(b: Uint8Array, p: number, layout: RecordLayout): number {
   }
   const usec = v.getInt32(layout.tvUsec, true);
   if (usec < 0 || usec > 999_999) return -1;
-  if (!clean(b, p + layout.line, 32) || !clean(b, p + layout.user, 32)) return -1;
-  return type !== 0 && sec > 0 ? 1 : 0;
+  // Odd bytes in names happen; they only keep a record from counting as plausible.
+  return type !== 0 && sec > 0 && clean(b, p + layout.line, 32) && clean(b, p + layout.user, 32) ? 1 : 0;
 }
 
 function score(layout: RecordLayout, samples: readonly Sample[]): Score {

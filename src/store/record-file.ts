@@ -34,6 +34,8 @@ export class RecordFile {
   private readonly lockTimeoutMs: number;
   private readonly warn: (message: string) => void;
   private reportedTail = -1;
+  /** Counts writes made through this object: read-ahead data is good while it is unchanged. */
+  protected writes = 0;
 
   protected constructor(
     readonly path: string,
@@ -164,6 +166,7 @@ export class RecordFile {
    */
   protected async durably(fn: () => void): Promise<void> {
     const syncer = await this.locked('write', () => {
+      this.writes++;
       fn();
       return this.syncer;
     });

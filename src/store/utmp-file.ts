@@ -10,11 +10,20 @@ import { RecordFile, type RecordFileOptions } from './record-file.js';
 /** A session's position: the index of the next record to read. */
 export interface Cursor {
   index: number;
+  /** Records read ahead for a getent scan, and the write count they were read at. */
+  ahead: { writes: number; start: number; records: Buffer } | null;
 }
 
 export function newCursor(): Cursor {
-  return { index: 0 };
+  return { index: 0, ahead: null };
 }
+
+/**
+ * A getent scan reads this many records under one lock and serves the next getents from
+ * them, as long as nothing was written through this server meanwhile. A scan of 1,000
+ * entries then costs 16 locked reads instead of 1,000.
+ */
+const READ_AHEAD = 64;
 
 export class UtmpFile extends RecordFile {
   static async open(path: string, options: RecordFileOptions = {}): Promise<UtmpFile> {
@@ -22,13 +31,28 @@ export class UtmpFile extends RecordFile {
   }
 
   /** The record at the cursor, or null at the end (ESRCH on the wire). */
-  getent(cursor: Cursor): Promise<Buffer | null> {
+  getent(cursor: Cursor): Promise<Buffer | null> | Buffer {
+    const cached = this.fromReadAhead(cursor);
+    if (cached) return cached;
     return this.locked('read', () => {
-      const rec = this.readRecords(cursor.index, Math.min(cursor.index + 1, this.recordCount()));
-      if (rec.length === 0) return null;
-      cursor.index++;
-      return rec;
+      const start = cursor.index;
+      const records = this.readRecords(start, Math.min(start + READ_AHEAD, this.recordCount()));
+      if (records.length === 0) {
+        cursor.ahead = null;
+        return null;
+      }
+      cursor.ahead = { writes: this.writes, start, records };
+      return this.fromReadAhead(cursor);
     });
+  }
+
+  private fromReadAhead(cursor: Cursor): Buffer | null {
+    const ahead = cursor.ahead;
+    if (!ahead || ahead.writes !== this.writes) return null;
+    const at = (cursor.index - ahead.start) * RECORD_SIZE;
+    if (at < 0 || at >= ahead.records.length) return null;
+    cursor.index++;
+    return ahead.records.subarray(at, at + RECORD_SIZE);
   }
 
   /** Every record from the cursor to the end, concatenated; the cursor ends at the end. */

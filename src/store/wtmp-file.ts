@@ -1,7 +1,7 @@
 // The wtmp log: whole-record appends only (PROTOCOL.md section 4). Follows log rotation:
 // when the path no longer names the open file, the next append goes to a fresh file.
 
-import { fstatSync, statSync } from 'node:fs';
+import { type FSWatcher, fstatSync, statSync, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { RECORD_SIZE } from '../record/layout.js';
 import { RecordFile, type RecordFileOptions } from './record-file.js';
@@ -16,8 +16,16 @@ function identityOf(fd: number): FileIdentity {
   return { dev, ino };
 }
 
+/** Told that the log may have grown or been rotated; the listener looks for itself. */
+export type ChangeListener = () => void;
+
 export class WtmpFile extends RecordFile {
   private reopenRequested = false;
+  /** Bumped at each reopen: record indexes restart in a new file. */
+  private generation = 0;
+  private readonly listeners = new Set<ChangeListener>();
+  /** Notices appends by other processes (another daemon, glibc) while anyone listens. */
+  private watcher: FSWatcher | null = null;
   private identity: FileIdentity;
 
   private constructor(
@@ -47,6 +55,50 @@ export class WtmpFile extends RecordFile {
       // A partial tail is replaced, never extended: append at the last whole record.
       this.writeRecord(this.recordCount(), fileRecord, this.fileSize());
     });
+    this.changed();
+  }
+
+  /** Subscribes to changes (our appends, other writers, rotation); returns the unsubscribe. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    this.watchFile();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.unwatchFile();
+    };
+  }
+
+  /**
+   * How many whole records the current file has, and which file (generation) it is. Looks
+   * at the path first, so a reader notices rotation without waiting for an append.
+   */
+  async snapshot(): Promise<{ count: number; generation: number }> {
+    await this.followRotation(false);
+    return this.locked('read', () => ({ count: this.recordCount(), generation: this.generation }));
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private watchFile(): void {
+    if (this.watcher) return;
+    try {
+      this.watcher = watch(this.path, { persistent: false }, () => this.changed());
+      this.watcher.on('error', () => this.unwatchFile());
+    } catch {
+      // No inotify here: followers still poll.
+    }
+  }
+
+  private unwatchFile(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
+  override async close(): Promise<void> {
+    this.unwatchFile();
+    await super.close();
   }
 
   /** Whole records [from, to) of the current file, as utmps records. */
@@ -58,24 +110,30 @@ export class WtmpFile extends RecordFile {
     return this.locked('read', () => this.recordCount());
   }
 
-  private async followRotation(): Promise<void> {
-    if (!this.reopenRequested && this.pathStillNamesFile()) return;
+  /** Reopens the path if it names another file now; only a writer creates a missing one. */
+  private async followRotation(create = true): Promise<void> {
+    const current = this.pathStillNamesFile();
+    if (current === true && !this.reopenRequested) return;
+    if (current === 'missing' && !create) return;
     this.reopenRequested = false;
     const fresh = await RecordFile.openHandle(this.path, this.options);
     await this.queue.run(() => {
       this.replaceHandle(fresh);
       this.identity = identityOf(fresh.fd);
+      this.generation++;
+      this.unwatchFile();
+      if (this.listeners.size > 0) this.watchFile();
     });
   }
 
-  private pathStillNamesFile(): boolean {
+  private pathStillNamesFile(): boolean | 'missing' {
     try {
       const st = statSync(this.path);
       return st.ino === this.identity.ino && st.dev === this.identity.dev;
     } catch (e) {
-      // Gone: rotated away, open a fresh one. Unreadable path (EACCES after dropping
-      // privileges): we cannot tell, so keep the file we have.
-      return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+      // Gone: rotated away. Unreadable path (EACCES after dropping privileges): we cannot
+      // tell, so keep the file we have.
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : true;
     }
   }
 }

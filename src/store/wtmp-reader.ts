@@ -30,7 +30,8 @@ export function glibcToUtmps(src: Buffer, s: number, dst: Buffer, d: number): vo
   dst.fill(0, d + U.reserved + 20, d + U.size);
 }
 
-// Word offsets: every field of both layouts from ut_pid on is 4-byte aligned.
+// Word offsets: every field of both layouts from ut_pid on is 4-byte aligned. Words are
+// host order, as the records are (little-endian on every platform we target).
 const GW = G.size / 4;
 const UW = U.size / 4;
 const HEAD_W = G.tvSec / 4; // ut_type .. ut_session: the same in both

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import {
   beginsLine,
   durationText,
+  escapeField,
   LastPairing,
   lastLine,
   lastType,
@@ -19,7 +20,7 @@ import {
   type TimeFormat,
 } from '../../src/format/last.js';
 import { resetZoneCache } from '../../src/format/time.js';
-import { cat, le, padded } from '../helpers/bytes.js';
+import { cat, le } from '../helpers/bytes.js';
 
 resetZoneCache();
 
@@ -34,13 +35,20 @@ interface Rec {
   addr?: number[];
 }
 
+/** A NUL-padded field from a byte string (latin1: one char per byte). */
+function field(text: string, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  b.write(text, 'latin1');
+  return b;
+}
+
 /** A utmps-layout record (PROTOCOL.md section 1), field by field. */
 function rec(r: Rec): Buffer {
   const addr = Buffer.alloc(16);
   Buffer.from(r.addr ?? []).copy(addr);
   return cat(
     le(r.type, 2), le(0, 2), le(r.pid ?? 0, 4),
-    padded(r.line ?? '', 32), padded(r.id ?? '', 4), padded(r.user ?? '', 32), padded(r.host ?? '', 256),
+    field(r.line ?? '', 32), field(r.id ?? '', 4), field(r.user ?? '', 32), field(r.host ?? '', 256),
     le(0, 2), le(0, 2), le(0, 4), le(0, 4),
     le(r.sec, 8), le(0, 8), addr, Buffer.alloc(20), Buffer.alloc(4),
   );
@@ -287,6 +295,21 @@ describe('lines', () => {
       'date     old time                      Tue Nov 14 22:26',
     ]);
     assert.deepEqual(notime.slice(2, 4), ['date     new time', 'date     old time']);
+  });
+
+  test('names last cannot print: escapes in the C locale, UTF-8 kept in a UTF-8 one', () => {
+    assert.equal(escapeField('a\tb\x7fc\xffd', 'c'), 'a\tb*?c\\377d');
+    assert.equal(escapeField('\n\r\x0b\x0c\x1b\x1f', 'c'), '\n\r*K*L*[*_');
+    assert.equal(escapeField('j\xc3\xb6rg', 'c'), 'j\\303\\266rg');
+    assert.equal(escapeField('j\xc3\xb6rg', 'utf8'), 'j\xc3\xb6rg');
+    assert.equal(escapeField('a\x80\x9f\xa0\xc2\x85', 'utf8'), 'a\\200\\237\\240\\302\\205');
+    assert.equal(escapeField('\xc3( \xe2\x82', 'utf8'), '\\303( \\342\\202');
+    // Cut and padded by bytes first (golden: util-linux last, LC_ALL=C).
+    const r: Rec = { type: 7, pid: 1, line: 'pts/\x01', user: 'a\tb\x7fc\xffd', host: 'h\\x\xc3\xa9', sec: 1700000000 };
+    assert.equal(
+      last([r], {}, { escape: 'c' }).split('\n')[0],
+      'a\tb*?c\\377d  pts/*A        h\\x\\303\\251            Tue Nov 14 22:13    gone - no logout',
+    );
   });
 
   test('JSON sessions', () => {

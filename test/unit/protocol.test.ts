@@ -130,6 +130,8 @@ function reencode(r: Request): Buffer {
       return encodeRequest.putline(r.record);
     case 'append':
       return encodeRequest.append(r.record);
+    case 'read':
+      return encodeRequest.read(r);
   }
 }
 
@@ -316,6 +318,7 @@ describe('commands', () => {
       ['putline', 0x45, 'utmp', 400, 'status', false],
       ['getall', 0x41, 'utmp', 0, 'records', true],
       ['append', 0x2b, 'wtmp', 400, 'status', false],
+      ['read', 0x52, 'wtmp', 85, 'records', true],
     ]);
   });
 

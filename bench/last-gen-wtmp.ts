@@ -3,7 +3,7 @@
 // (logouts, then a "shutdown" record) and some crashes (the next boot comes with sessions
 // still open). Deterministic for a given seed.
 //
-//   node dist/bench/gen-wtmp.js OUT RECORDS [SEED]
+//   node dist/bench/last-gen-wtmp.js OUT RECORDS [SEED]
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { GLIBC_LAYOUT as G } from '../src/record/layout.js';
@@ -119,10 +119,10 @@ export function generateWtmp(path: string, records: number, seed = 1): void {
   closeSync(fd);
 }
 
-if (process.argv[1]?.endsWith('gen-wtmp.js')) {
+if (process.argv[1]?.endsWith('last-gen-wtmp.js')) {
   const [out, count, seed] = process.argv.slice(2);
   if (!out || !count) {
-    process.stderr.write('usage: node dist/bench/gen-wtmp.js OUT RECORDS [SEED]\n');
+    process.stderr.write('usage: node dist/bench/last-gen-wtmp.js OUT RECORDS [SEED]\n');
     process.exit(100);
   }
   generateWtmp(out, Number(count), seed === undefined ? 1 : Number(seed));

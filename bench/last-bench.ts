@@ -1,0 +1,148 @@
+// utmps last against util-linux last on a large synthetic wtmp (glibc layout).
+//
+//   node dist/bench/last-bench.js [--sizes 1000000,100000] [--runs 5] [--keep]
+//
+// For a file of each size (records): the full listing (to /dev/null) and `-n 10`, each
+// run --runs times alternating which program goes first;
+// median wall time and peak RSS (from /usr/bin/time -v, else by watching VmHWM in /proc).
+// Both outputs are compared once per file: they must be identical. TZ=UTC LC_ALL=C.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateWtmp } from './last-gen-wtmp.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const UTMPS = join(ROOT, 'bin', 'utmps');
+const TIME = '/usr/bin/time';
+const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
+
+interface Sample {
+  ms: number;
+  rssKb: number;
+}
+
+const { values: opts } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000000,100000' },
+    runs: { type: 'string', default: '5' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+/** Peak RSS by polling /proc/PID/status (VmHWM) while the child runs. */
+async function watched(cmd: string, args: string[], out: number): Promise<Sample> {
+  const start = process.hrtime.bigint();
+  const child: ChildProcess = spawn(cmd, args, { env: ENV, stdio: ['ignore', out, 'ignore'] });
+  let peak = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'latin1'));
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch {
+      // gone already
+    }
+  }, 2);
+  await new Promise((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, rssKb: peak };
+}
+
+async function measure(cmd: string, args: string[]): Promise<Sample> {
+  const out = openSync('/dev/null', 'w');
+  try {
+    if (!existsSync(TIME)) return await watched(cmd, args, out);
+    const start = process.hrtime.bigint();
+    const r = spawnSync(TIME, ['-v', cmd, ...args], { env: ENV, stdio: ['ignore', out, 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr.toString());
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
+    return { ms, rssKb: m ? Number(m[1]) : Number.NaN };
+  } finally {
+    closeSync(out);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function digest(cmd: string, args: string[]): { hash: string; lines: number } {
+  const r = spawnSync(cmd, args, { env: ENV, maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr.toString()}`);
+  return { hash: createHash('sha256').update(r.stdout).digest('hex'), lines: r.stdout.toString('latin1').split('\n').length - 1 };
+}
+
+const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const fmtKb = (kb: number): string => (kb >= 10_240 ? `${(kb / 1024).toFixed(0)} MB` : `${(kb / 1024).toFixed(1)} MB`);
+
+async function main(): Promise<void> {
+  const runs = Number(opts.runs);
+  const dir = mkdtempSync(join(tmpdir(), 'last-bench-'));
+  const sizes = opts.sizes.split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(runs >= 1)) throw new Error('--sizes takes record counts, --runs a count');
+  const rows: string[][] = [];
+  try {
+    const startup: number[] = [];
+    for (let i = 0; i < runs; i++) startup.push((await measure(process.execPath, ['-e', '0'])).ms);
+
+    for (const n of sizes) {
+      const file = join(dir, `wtmp-${n}`);
+      const t = Date.now();
+      generateWtmp(file, n, 1);
+      process.stderr.write(`generated ${n} records (${(n * 384) / 1e6} MB) in ${Date.now() - t} ms\n`);
+
+      const ours = digest(process.execPath, [UTMPS, 'last', '-f', file]);
+      const theirs = digest('last', ['-f', file]);
+      if (ours.hash !== theirs.hash) throw new Error(`outputs differ on ${n} records (${ours.lines} vs ${theirs.lines} lines)`);
+      process.stderr.write(`outputs identical: ${ours.lines} lines\n`);
+
+      for (const [name, extra] of [['full listing', []], ['-n 10', ['-n', '10']]] as const) {
+        const a: Sample[] = [];
+        const b: Sample[] = [];
+        for (let i = 0; i < runs; i++) {
+          const runOurs = (): Promise<Sample> => measure(process.execPath, [UTMPS, 'last', ...extra, '-f', file]);
+          const runTheirs = (): Promise<Sample> => measure('last', [...extra, '-f', file]);
+          // Alternate which goes first, so neither always meets a warmer cache.
+          if (i % 2 === 0) {
+            a.push(await runOurs());
+            b.push(await runTheirs());
+          } else {
+            b.push(await runTheirs());
+            a.push(await runOurs());
+          }
+        }
+        rows.push([
+          String(n),
+          name,
+          fmtMs(median(a.map((s) => s.ms))),
+          fmtMs(median(b.map((s) => s.ms))),
+          fmtKb(Math.max(...a.map((s) => s.rssKb))),
+          fmtKb(Math.max(...b.map((s) => s.rssKb))),
+        ]);
+      }
+    }
+
+    const head = ['records', 'scenario', 'utmps last', 'util-linux last', 'utmps peak RSS', 'util-linux peak RSS'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+    process.stdout.write(`\nutmps last vs util-linux last: median wall time of ${runs} alternating runs, output to /dev/null\n`);
+    process.stdout.write(`peak RSS from ${existsSync(TIME) ? '/usr/bin/time -v' : 'VmHWM polling'}; node ${process.version}\n\n`);
+    process.stdout.write(`${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
+    for (const r of rows) process.stdout.write(`${line(r)}\n`);
+    process.stdout.write(`\nNode.js startup alone (node -e 0): ${fmtMs(median(startup))}\n`);
+  } finally {
+    if (opts.keep) process.stderr.write(`files kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`last-bench: fatal: ${(e as Error).message}\n`);
+  process.exit(111);
+});

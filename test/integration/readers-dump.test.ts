@@ -1,0 +1,168 @@
+// utmps dump against util-linux utmpdump on glibc files our daemons wrote, and round trips
+// binary -> text -> binary: byte-identical on every vector (utmps layout, --format utmps)
+// and on their glibc conversions (the default, like utmpdump).
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { appendWtmp, UtmpSession } from '../../src/client/index.js';
+import { buildRecord, convertRecord, type EntryInput, GLIBC_LAYOUT, UTMPS_LAYOUT } from '../../src/record/index.js';
+import { toHex } from '../helpers/bytes.js';
+import { type Daemons, startUcspi } from '../helpers/daemons.js';
+import { BIN, VECTORS } from '../helpers/paths.js';
+
+interface Run {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
+
+function run(cmd: string, args: string[], input?: Buffer | string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: ENV, encoding: 'buffer', timeout: 60_000, maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr: stderr.toString() });
+    });
+    child.stdin?.on('error', () => {}); // a program that does not read its input
+    child.stdin?.end(input ?? '');
+  });
+}
+
+const utmps = (args: string[], input?: Buffer | string): Promise<Run> => run(process.execPath, [join(BIN, 'utmps'), ...args], input);
+
+const vectors = readdirSync(VECTORS)
+  .filter((f) => f.endsWith('.bin'))
+  .sort()
+  .map((f) => ({ name: f, path: join(VECTORS, f), bin: readFileSync(join(VECTORS, f)) }));
+
+function glibcOf(bin: Buffer): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at < bin.length; at += 400) out.push(convertRecord(bin.subarray(at, at + 400), UTMPS_LAYOUT, GLIBC_LAYOUT));
+  return Buffer.concat(out);
+}
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp('/tmp/ud-');
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe('round trips', () => {
+  test('there are vectors', () => assert.ok(vectors.length >= 5));
+  for (const v of vectors) {
+    test(`${v.name}: utmps layout, through a pipe`, async () => {
+      const text = await utmps(['dump', '--format', 'utmps', v.path]);
+      assert.equal(text.code, 0, text.stderr);
+      const back = await utmps(['dump', '--reverse', '--format', 'utmps'], text.stdout);
+      assert.equal(back.code, 0, back.stderr);
+      assert.equal(toHex(back.stdout), toHex(v.bin));
+      // Detection finds the layout by itself.
+      assert.deepEqual((await utmps(['dump', v.path])).stdout, text.stdout);
+    });
+
+    test(`${v.name}: glibc layout, through files (-o)`, async () => {
+      const g = join(dir, `${v.name}.glibc`);
+      await writeFile(g, glibcOf(v.bin));
+      const text = join(dir, `${v.name}.txt`);
+      const back = join(dir, `${v.name}.back`);
+      assert.equal((await utmps(['dump', g, '-o', text])).code, 0);
+      const r = await utmps(['dump', '-r', text, '-o', back]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(toHex(readFileSync(back)), toHex(readFileSync(g)));
+      // utmpdump prints the same text for it.
+      assert.equal(readFileSync(text, 'latin1'), (await run('utmpdump', [g])).stdout.toString('latin1'));
+    });
+  }
+});
+
+describe('utmps dump matches utmpdump on files our daemons wrote', () => {
+  let d: Daemons;
+  const UTMP: EntryInput[] = [
+    { type: 'BOOT_TIME', pid: 0, line: '~', id: '~~', user: 'reboot', host: '6.1.0-test', tvSec: 1700000000 },
+    { type: 'USER_PROCESS', pid: 1001, line: 'pts/0', id: 'ts/0', user: 'bob', host: '192.0.2.10', address: '192.0.2.10', tvSec: 1700000200, tvUsec: 250000 },
+    { type: 'USER_PROCESS', pid: 1002, line: 'pts/1', id: 'ts/1', user: 'carol', host: 'client.example.net', address: '2001:db8::1', tvSec: 1700000300 },
+    { type: 'USER_PROCESS', pid: 1003, line: 'pts/2', id: 'ts/2', user: 'dave', address: '::ffff:198.51.100.7', tvSec: 1700000400 },
+    { type: 'DEAD_PROCESS', pid: 1001, line: 'pts/0', id: 'ts/0', tvSec: 1700003900 },
+  ];
+  before(async () => {
+    d = await startUcspi({ format: 'glibc' });
+    const s = await UtmpSession.connect({ path: d.utmpSocket });
+    try {
+      for (const r of UTMP) await s.put(buildRecord(r));
+    } finally {
+      s.close();
+    }
+    for (const r of UTMP) await appendWtmp(buildRecord(r), { path: d.wtmpSocket });
+  });
+  after(() => d?.stop());
+
+  for (const which of ['utmpFile', 'wtmpFile'] as const) {
+    test(which, async () => {
+      const theirs = await run('utmpdump', [d[which]]);
+      const ours = await utmps(['dump', d[which]]);
+      assert.equal(ours.stdout.toString('latin1'), theirs.stdout.toString('latin1'));
+      // ...which shows the records we put there.
+      const text = theirs.stdout.toString('latin1');
+      assert.match(text, /\[7\] \[01001\] \[ts\/0\] \[bob     \] \[pts\/0       \] \[192\.0\.2\.10          \] \[192\.0\.2\.10     \] \[2023-11-14T22:16:40,250000\+00:00\]/);
+      assert.match(text, /\[::ffff:198\.51\.100\.7\]/);
+      // And our text reads back into the file, byte for byte.
+      const back = await utmps(['dump', '-r'], ours.stdout);
+      assert.equal(toHex(back.stdout), toHex(readFileSync(d[which])));
+    });
+  }
+
+  test('utmpdump -r reads our text, with its own losses (docs/READERS.md)', async () => {
+    const ours = await utmps(['dump', d.wtmpFile]);
+    const rebuilt = await run('utmpdump', ['-r'], ours.stdout);
+    const again = await utmps(['dump', '--format', 'glibc'], rebuilt.stdout);
+    // It pads short ut_id values with spaces (invisible in the text) and reads an
+    // IPv4-mapped address as 0.0.0.0.
+    const expected = ours.stdout.toString('latin1').replace('[::ffff:198.51.100.7]', '[0.0.0.0        ]');
+    assert.equal(again.stdout.toString('latin1'), expected);
+    assert.notEqual(toHex(rebuilt.stdout), toHex(readFileSync(d.wtmpFile)));
+  });
+});
+
+describe('utmps dump details', () => {
+  test('standard input both ways', async () => {
+    const v = vectors.find((x) => x.name === 'varied-wtmp.bin')!;
+    const text = await utmps(['dump'], v.bin);
+    assert.equal(text.code, 0, text.stderr);
+    assert.deepEqual(text.stdout, (await utmps(['dump', v.path])).stdout);
+    assert.equal(toHex((await utmps(['dump', '-r', '--format', 'utmps', '-'], text.stdout)).stdout), toHex(v.bin));
+  });
+
+  test('a bad line stops the reverse with exit 1, naming the line; -o is left alone', async () => {
+    const out = join(dir, 'never');
+    const good = '[7] [00001] [x   ] [u       ] [l           ] [h                   ] [0.0.0.0        ] [2023-11-14T22:13:20,000000+00:00]';
+    const r = await utmps(['dump', '-r', '-o', out], `${good}\n${good}\ngarbage\n`);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'utmps: fatal: unable to read line 3: not a utmpdump line (8 bracketed fields)\n');
+    assert.ok(!existsSync(out));
+    assert.deepEqual((await readdir(dir)).filter((f) => f.includes('never')), []);
+  });
+
+  test('a time past 2038 does not go into the glibc layout', async () => {
+    const line = '[7] [00001] [x   ] [u       ] [l           ] [h                   ] [0.0.0.0        ] [2038-01-19T03:14:08,000000+00:00]';
+    const r = await utmps(['dump', '-r'], `${line}\n`);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^utmps: fatal: unable to read line 1: time 2147483648\.0 does not fit the 32-bit time of the glibc layout/);
+    const u = await utmps(['dump', '-r', '--format', 'utmps'], `${line}\n`);
+    assert.equal(u.code, 0);
+    assert.equal(u.stdout.readBigInt64LE(344), 2147483648n);
+  });
+
+  test('errors', async () => {
+    const missing = await utmps(['dump', '/nonexistent/wtmp']);
+    assert.equal(missing.code, 111);
+    assert.equal(missing.stderr, 'utmps: fatal: unable to open /nonexistent/wtmp: No such file or directory\n');
+    assert.equal((await utmps(['dump', 'a', 'b'])).code, 100);
+    assert.equal((await utmps(['dump', '--format', 'x', vectors[0].path])).code, 100);
+  });
+});

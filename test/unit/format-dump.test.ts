@@ -1,0 +1,156 @@
+// utmpdump's text format: lines against output of util-linux utmpdump 2.38.1, and the
+// text -> record direction, round-tripping every record of ../shared/vectors.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+import { cleanse, DumpParseError, dumpLine, parseDumpLine, recordFromDump } from '../../src/format/dump.js';
+import { cat, le, toHex } from '../helpers/bytes.js';
+import { VECTORS } from '../helpers/paths.js';
+
+interface Rec {
+  type: number;
+  pid?: number;
+  line?: Buffer | string;
+  id?: Buffer | string;
+  user?: Buffer | string;
+  host?: Buffer | string;
+  sec: number | bigint;
+  usec?: number;
+  addr?: number[];
+}
+
+function field(v: Buffer | string | undefined, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  (typeof v === 'string' ? Buffer.from(v, 'latin1') : (v ?? Buffer.alloc(0))).copy(b);
+  return b;
+}
+
+function rec(r: Rec): Buffer {
+  const addr = Buffer.alloc(16);
+  Buffer.from(r.addr ?? []).copy(addr);
+  return cat(
+    le(r.type, 2), le(0, 2), le(r.pid ?? 0, 4),
+    field(r.line, 32), field(r.id, 4), field(r.user, 32), field(r.host, 256),
+    le(0, 2), le(0, 2), le(0, 4), le(0, 4),
+    le(r.sec, 8), le(r.usec ?? 0, 8), addr, Buffer.alloc(20), Buffer.alloc(4),
+  );
+}
+
+describe('records to text (golden output of utmpdump)', () => {
+  const cases: Array<[Rec, string]> = [
+    [
+      { type: 2, line: '~', id: '~~', user: 'reboot', host: '6.1.0-test', sec: 1700000000 },
+      '[2] [00000] [~~  ] [reboot  ] [~           ] [6.1.0-test          ] [0.0.0.0        ] [2023-11-14T22:13:20,000000+00:00]',
+    ],
+    [
+      { type: 7, pid: 1002, line: 'pts/1', id: 'ts/1', user: 'carol', host: 'client.example.net', sec: 1700000300, addr: [0x20, 1, 0x0d, 0xb8, ...Array(11).fill(0), 1] },
+      '[7] [01002] [ts/1] [carol   ] [pts/1       ] [client.example.net  ] [2001:db8::1    ] [2023-11-14T22:18:20,000000+00:00]',
+    ],
+    [
+      // Controls, brackets and non-ASCII bytes print as '?'; spaces stay.
+      { type: 7, pid: 1, id: Buffer.from([1, 2, 0x5d, 0x78]), user: Buffer.from('a\nb\tc d]e[f\x01\x7f\xff\xc3\xa9', 'latin1'), line: 'l]x', host: 'h h', sec: 1700000000, usec: 123456 },
+      '[7] [00001] [???x] [a?b?c d?e?f?????] [l?x         ] [h h                 ] [0.0.0.0        ] [2023-11-14T22:13:20,123456+00:00]',
+    ],
+    [
+      { type: 7, pid: 1, sec: -1, addr: [...Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7] },
+      '[7] [00001] [    ] [        ] [            ] [                    ] [::ffff:198.51.100.7] [1969-12-31T23:59:59,000000+00:00]',
+    ],
+    [
+      { type: 7, pid: 1, sec: 2147483647, usec: -5, addr: [10, 0, 0, 1, ...Array(11).fill(0), 1] },
+      '[7] [00001] [    ] [        ] [            ] [                    ] [a00:1::1       ] [2038-01-19T03:14:07,-00005+00:00]',
+    ],
+    [
+      { type: -2, pid: -3, sec: 5, addr: [0xfe, 0x80, ...Array(13).fill(0), 1] },
+      '[-2] [-0003] [    ] [        ] [            ] [                    ] [fe80::1        ] [1970-01-01T00:00:05,000000+00:00]',
+    ],
+    [
+      { type: 7, pid: 123456789, sec: 0, addr: [1, 2, 3, 4] },
+      '[7] [123456789] [    ] [        ] [            ] [                    ] [1.2.3.4        ] [1970-01-01T00:00:00,000000+00:00]',
+    ],
+    [
+      { type: 7, pid: 1, sec: 1700000000, addr: [...Array(12).fill(0), 1, 2, 3, 4] },
+      '[7] [00001] [    ] [        ] [            ] [                    ] [::1.2.3.4      ] [2023-11-14T22:13:20,000000+00:00]',
+    ],
+  ];
+  for (const [r, line] of cases) test(line.slice(0, 40), () => assert.equal(dumpLine(rec(r)), line));
+
+  test('full-length fields print whole', () => {
+    const line = dumpLine(rec({ type: 7, pid: 1, user: 'x'.repeat(32), line: 'y'.repeat(32), id: 'zzzz', host: 'q'.repeat(256), sec: 0 }));
+    assert.equal(line, `[7] [00001] [zzzz] [${'x'.repeat(32)}] [${'y'.repeat(32)}] [${'q'.repeat(256)}] [0.0.0.0        ] [1970-01-01T00:00:00,000000+00:00]`);
+  });
+
+  test('cleanse', () => {
+    assert.equal(cleanse('plain text'), 'plain text');
+    assert.equal(cleanse('\x00\x1f[]\x7f\x80\xff~'), '???????~');
+  });
+});
+
+describe('text to records', () => {
+  test('every vector record round-trips byte for byte', () => {
+    const files = readdirSync(VECTORS).filter((f) => f.endsWith('.bin'));
+    assert.ok(files.length >= 5, 'the vectors are missing');
+    for (const f of files) {
+      const bin = readFileSync(join(VECTORS, f));
+      for (let at = 0; at < bin.length; at += 400) {
+        const original = bin.subarray(at, at + 400);
+        const back = recordFromDump(parseDumpLine(dumpLine(original)));
+        assert.equal(toHex(back), toHex(original), `${f} record ${at / 400}`);
+      }
+    }
+  });
+
+  test('fields', () => {
+    const f = parseDumpLine('[7] [01001] [ts/0] [bob     ] [pts/0       ] [192.0.2.10          ] [192.0.2.10     ] [2023-11-14T22:16:40,000000+00:00]');
+    assert.equal(f.type, 7);
+    assert.equal(f.pid, 1001);
+    assert.equal(f.id, 'ts/0');
+    assert.equal(f.user, 'bob');
+    assert.equal(f.line, 'pts/0');
+    assert.equal(f.host, '192.0.2.10');
+    assert.equal(toHex(f.address), 'c000020a000000000000000000000000');
+    assert.equal(f.tvSec, 1700000200n);
+    assert.equal(f.tvUsec, 0n);
+  });
+
+  test('inner spaces stay, trailing ones are padding', () => {
+    const f = parseDumpLine('[7] [1] [x   ] [u       ] [l           ] [h h                 ] [1.2.3.4] [2023-11-14T22:13:20,5+00:00]');
+    assert.equal(f.host, 'h h');
+    assert.equal(f.tvUsec, 5n);
+  });
+
+  test('an offset in the time is honoured; none means UTC', () => {
+    const at = (t: string): bigint => parseDumpLine(`[7] [1] [x   ] [u] [l] [h] [0.0.0.0] [${t}]`).tvSec;
+    assert.equal(at('2023-11-14T22:13:20,000000-03:00'), 1700000000n + 3n * 3600n);
+    assert.equal(at('2023-11-14T22:13:20'), 1700000000n);
+    assert.equal(at('2023-11-14T22:13:20Z'), 1700000000n);
+    assert.equal(at('2262-01-01T00:00:00,000000+00:00'), 9214646400n);
+  });
+
+  test('an IPv4-mapped address reads back (utmpdump -r makes it 0.0.0.0)', () => {
+    const f = parseDumpLine('[7] [1] [x   ] [u] [l] [h] [::ffff:198.51.100.7] [2023-11-14T22:13:20,000000+00:00]');
+    assert.equal(toHex(f.address), '00000000000000000000ffffc6336407');
+  });
+
+  test('bad lines say what is wrong', () => {
+    const bad: Array<[string, RegExp]> = [
+      ['garbage', /8 bracketed fields/],
+      ['', /8 bracketed fields/],
+      ['[x] [1] [x   ] [u] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]', /bad type/],
+      ['[7] [99999999999] [x   ] [u] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]', /bad pid/],
+      ['[7] [1] [xxxxx] [u] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]', /id 'xxxxx' is 5 bytes/],
+      [`[7] [1] [x] [${'u'.repeat(33)}] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]`, /user .* is 33 bytes/],
+      ['[7] [1] [x] [u] [l] [h] [1.2.3] [2023-11-14T22:13:20,0+00:00]', /bad address/],
+      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [Tue Nov 14 22:13:20 2023]', /bad time/],
+    ];
+    for (const [line, why] of bad) assert.throws(() => parseDumpLine(line), (e: unknown) => e instanceof DumpParseError && why.test((e as Error).message), line);
+  });
+
+  test('records from text are zero-filled', () => {
+    const r = recordFromDump(parseDumpLine('[8] [00005] [    ] [        ] [pts/7       ] [                    ] [0.0.0.0        ] [2023-11-14T22:15:00,000000+00:00]'));
+    const expected = rec({ type: 8, pid: 5, line: 'pts/7', sec: 1700000100 });
+    assert.equal(toHex(r), toHex(expected));
+  });
+});
