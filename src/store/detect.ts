@@ -12,6 +12,8 @@ import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.
 
 export interface Detection {
   layout: RecordLayout;
+  /** Plausible and impossible sampled records when read in each layout. */
+  scores: Record<RecordLayout['name'], Score>;
   /** Why, for messages: "size 1600 fits only utmps", "content: 12 plausible glibc records...". */
   reason: string;
 }
@@ -78,7 +80,7 @@ function score(layout: RecordLayout, samples: readonly Sample[]): Score {
 
 /** Decides from the file size and samples of its content. Pure. */
 export function detectLayout(size: number, samples: readonly Sample[]): Detection {
-  if (size === 0) return { layout: UTMPS_LAYOUT, reason: 'empty file' };
+  if (size === 0) return { layout: UTMPS_LAYOUT, reason: 'empty file', scores: { utmps: { good: 0, bad: 0 }, glibc: { good: 0, bad: 0 } } };
   const candidates = [UTMPS_LAYOUT, GLIBC_LAYOUT].map((layout) => {
     const s = score(layout, samples);
     return { layout, divides: size % layout.size === 0, s, value: s.good - 2 * s.bad };
@@ -91,6 +93,7 @@ export function detectLayout(size: number, samples: readonly Sample[]): Detectio
   const sizeText = fits.length === 0 ? 'fits neither record size' : `fits ${fits.join(' and ')}`;
   return {
     layout: pick.layout,
+    scores: { [a.layout.name]: a.s, [b.layout.name]: b.s } as Detection['scores'],
     reason:
       `size ${size} ${sizeText}; sampled records: ${pick.layout.name} ${pick.s.good} plausible / ${pick.s.bad} impossible, ` +
       `${other.layout.name} ${other.s.good} / ${other.s.bad}`,

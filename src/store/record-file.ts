@@ -9,6 +9,7 @@ import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import { Errno, errnoOf } from '../protocol/errno.js';
 import { type LockKind, lock, unlock } from '../sys/native.js';
 import { StoreError } from './errors.js';
+import { detectFileLayout } from './detect.js';
 import { GroupSync } from './group-sync.js';
 import { openDatabaseFile } from './open.js';
 import { SerialQueue } from './serial.js';
@@ -25,6 +26,25 @@ export interface RecordFileOptions {
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * Writing utmps records into a glibc file (or the reverse) would corrupt it for every
+ * reader. Refuse a file whose sampled records all make sense in the other layout and not
+ * in ours; a file of garbage proves nothing and is left to the partial-record rules.
+ */
+function refuseOtherLayout(path: string, fd: number, size: number, layout: RecordLayout): void {
+  if (size === 0) return;
+  const found = detectFileLayout(fd, size);
+  const ours = found.scores[layout.name];
+  const theirs = found.scores[layout.name === 'utmps' ? 'glibc' : 'utmps'];
+  if (found.layout !== layout && theirs.good > 0 && theirs.bad === 0 && ours.good === 0) {
+    throw new StoreError(
+      Errno.EINVAL,
+      `${path} looks like a ${found.layout.name}-layout file (${found.reason}), not ${layout.name}: ` +
+        `use --format ${found.layout.name}, or convert it with utmps convert`,
+    );
+  }
+}
 
 export class RecordFile {
   readonly layout: RecordLayout;
@@ -50,7 +70,14 @@ export class RecordFile {
   }
 
   protected static async openHandle(path: string, options: RecordFileOptions): Promise<FileHandle> {
-    return (await openDatabaseFile(path, options.mode ?? 0o644)).handle;
+    const { handle, stat } = await openDatabaseFile(path, options.mode ?? 0o644);
+    try {
+      refuseOtherLayout(path, handle.fd, stat.size, options.layout ?? UTMPS_LAYOUT);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    return handle;
   }
 
   get fd(): number {

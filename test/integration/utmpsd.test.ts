@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { appendWtmp, UtmpSession } from '../../src/client/index.js';
-import { buildRecord, decodeEntry, RECORD_SIZE } from '../../src/record/index.js';
+import { buildRecord, GLIBC_LAYOUT, RECORD_SIZE } from '../../src/record/index.js';
 import { makeDir } from '../helpers/daemons.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 import { firstLine, stop } from '../helpers/support.js';
@@ -137,7 +137,7 @@ describe('utmpsd', () => {
     const dir = await makeDir('us-');
     try {
       const first = await spawnUtmpsd(utmpsdArgs(dir));
-      const second = spawnSync(process.execPath, [UTMPSD, ...utmpsdArgs(dir).slice(0, 2)], { encoding: 'utf8' });
+      const second = spawnSync(process.execPath, [UTMPSD, ...utmpsdArgs(dir).slice(0, 2)], { encoding: 'utf8', timeout: 20_000 });
       assert.equal(second.status, 111);
       assert.match(second.stderr, /utmpsd: fatal: unable to start: another server is already listening on .*\.utmpd-socket/);
       const gone = once(first.child, 'exit');
@@ -215,6 +215,24 @@ describe('utmpsd', () => {
       await waitFor(() => out.includes('STOPPING=1'));
     } finally {
       await stop(listener);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('refuses a wtmp in the other layout instead of corrupting it', async () => {
+    const dir = await makeDir('us-');
+    try {
+      const glibc = Buffer.concat([1, 2, 3].map((i) => buildRecord({ type: 'USER_PROCESS', user: 'u', line: `pts/${i}`, tvSec: 1_700_000_000 + i }, GLIBC_LAYOUT)));
+      writeFileSync(join(dir, 'wtmp'), glibc);
+      const r = spawnSync(process.execPath, [UTMPSD, '--state-dir', dir], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 111);
+      assert.match(r.stderr, /wtmp looks like a glibc-layout file .*use --format glibc/);
+      assert.ok(readFileSync(join(dir, 'wtmp')).equals(glibc), 'the file is untouched');
+      const ok = await spawnUtmpsd([...utmpsdArgs(dir), '--format', 'glibc']);
+      const exited = once(ok.child, 'exit');
+      ok.child.kill('SIGTERM');
+      assert.equal((await exited)[0], 0);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
