@@ -128,7 +128,7 @@ function options() {
     loaders,
     kinds,
     tsProcesses: Math.round(positive('--ts-processes', values['ts-processes'], 4)),
-    utmpsdNodeArgs: (values['utmpsd-node-options'] ?? '').split(/\s+/).filter(Boolean),
+    utmpsdNodeArgs: values['utmpsd-node-options'] === undefined ? undefined : values['utmpsd-node-options'].split(/\s+/).filter(Boolean),
     memory: !values['no-memory'],
     memoryOnly: values['memory-only'] ?? false,
     out: values.out ?? join(ROOT, 'bench', 'results', 'latest.json'),

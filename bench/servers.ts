@@ -66,7 +66,8 @@ function readiness(child: ChildProcess, stream: Readable, what: string, log: () 
 }
 
 async function startUtmpsd(dir: string, options: ServerOptions): Promise<Server> {
-  const args = [...(options.nodeArgs ?? []), UTMPSD_JS, '--state-dir', dir, '--notify-fd', '3', '-q', ...(options.extra ?? [])];
+  // The flags bin/utmpsd and `npm start` run it with, unless told otherwise.
+  const args = [...(options.nodeArgs ?? ['--max-semi-space-size=1']), UTMPSD_JS, '--state-dir', dir, '--notify-fd', '3', '-q', ...(options.extra ?? [])];
   const child = spawnGroup(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   const stderr = collect(child.stderr);
   try {
