@@ -3,6 +3,8 @@
 // inet_ntop's form (longest zero run of two or more groups compressed, the first on a
 // tie; an IPv4 tail after ::ffff: or after six zero groups).
 
+import { formatIPv6 } from '../record/address.js';
+
 function dotted(b: Uint8Array, at: number): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
@@ -28,28 +30,5 @@ function text(b: Uint8Array, at: number, unmap: boolean): string {
     }
   }
   if (v4) return dotted(b, at);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[at + i] << 8) | b[at + i + 1]);
-  let best = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      best = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  if (bestLength < 2) best = -1;
-  if (best === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff))) {
-    return `::${bestLength === 5 ? 'ffff:' : ''}${dotted(b, at + 12)}`;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+  return formatIPv6(b.subarray(at, at + 16));
 }

@@ -7,14 +7,14 @@ function isZero(bytes: Uint8Array): boolean {
   return bytes.every((b) => b === 0);
 }
 
-function formatIPv6(bytes: Uint8Array): string {
+/**
+ * IPv6 text as glibc's inet_ntop writes it: the longest run of two or more zero groups
+ * compressed (the first on a tie, RFC 5952), and a dotted IPv4 tail after ::ffff: or after
+ * six zero groups.
+ */
+export function formatIPv6(bytes: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  // IPv4-mapped addresses read best with a dotted tail, as inet_ntop writes them.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  }
-  // RFC 5952: compress the longest run (length >= 2) of zero groups, the first on a tie.
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
@@ -30,11 +30,12 @@ function formatIPv6(bytes: Uint8Array): string {
     }
     i = j;
   }
+  if (bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff))) {
+    return `::${bestLength === 5 ? 'ffff:' : ''}${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLength).join(':');
-  return `${head}::${tail}`;
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
 /** Text form of ut_addr_v6: '' when unset, dotted IPv4, or IPv6. */
