@@ -71,7 +71,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   const policy = new Policy({ daemonGid: () => getEffectiveIds().egid, lookupUser: lookupUserByName });
   let handler: ServiceHandler;
   try {
-    handler = await spec.build(args, peer, policy, { report: () => {} });
+    handler = await spec.build(args, peer, policy, { report: (message) => say('warning', message) });
   } catch (e) {
     return die(111, (e as Error).message);
   }
