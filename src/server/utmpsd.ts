@@ -143,15 +143,11 @@ export class Utmpsd {
 function transportOf(socket: Socket): Transport {
   return {
     write: (data) => {
-      const done = new Promise<void>((resolve, reject) => {
-        socket.write(data, (err) => (err ? reject(err) : resolve()));
-      });
-      // Handed to the kernel whole already: no need to wait for the callback.
-      if (socket.writableLength === 0 && !socket.destroyed) {
-        done.catch(() => undefined);
-        return 'sent';
-      }
-      return done;
+      // Errors surface as the socket's 'error' event, which ends the session.
+      socket.write(data);
+      // Handed to the kernel whole already (the usual case): nothing to wait for.
+      if (socket.writableLength === 0 || socket.destroyed) return 'sent';
+      return new Promise<void>((resolve) => socket.once('drain', resolve));
     },
     close: () => {
       // Flush what was answered, then let go of both directions.
