@@ -28,6 +28,11 @@ export type SessionEnd =
   | { reason: 'shutdown' } // the server is stopping; no request was cut short
   | { reason: 'error'; message: string }; // transport failure or a bug
 
+export interface StreamSignals {
+  stop: AbortSignal;
+  eof: AbortSignal;
+}
+
 /** Sends one chunk of answers; false once the session has ended. */
 export type Send = (data: Buffer) => Promise<boolean>;
 
@@ -37,9 +42,11 @@ export interface HandlerResult {
   end?: SessionEnd;
   /**
    * A stream of answers after the first (the wtmp read extension): runs until it returns
-   * how the session ends, or until the signal says the client or the server is done.
+   * how the session ends. `stop` says the session is over (server shutdown, transport
+   * error); `eof` says the client has closed its side, which ends a follower but must not
+   * cut short an answer already asked for.
    */
-  stream?: (send: Send, signal: AbortSignal) => Promise<SessionEnd>;
+  stream?: (send: Send, signals: StreamSignals) => Promise<SessionEnd>;
 }
 
 export interface ServiceHandler {
@@ -72,8 +79,12 @@ export class Session {
   private ended: SessionEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerPhase: 'body' | 'idle' | null = null;
-  /** Aborted when a stream must stop: client EOF, shutdown, or the end of the session. */
+  /** Aborted when a stream must stop: shutdown, or the end of the session. */
   private readonly streaming = new AbortController();
+  /** Aborted when the client closes its side. */
+  private readonly clientEof = new AbortController();
+  /** While a stream runs, the request is over: input is read (to notice a close) and dropped. */
+  private streamActive = false;
 
   constructor(
     private readonly handler: ServiceHandler,
@@ -90,7 +101,7 @@ export class Session {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.ended) return;
+    if (this.ended || this.streamActive) return;
     this.parser.push(chunk);
     if (!this.paused && this.parser.buffered > BACKLOG_LIMIT && this.transport.pause) {
       this.paused = true;
@@ -102,7 +113,7 @@ export class Session {
   eof(): void {
     if (this.ended) return;
     this.sawEof = true;
-    this.streaming.abort();
+    this.clientEof.abort();
     void this.pump();
   }
 
@@ -136,7 +147,13 @@ export class Session {
         if (this.ended) return;
         if (result.answer.length > 0 && !(await this.send(result.answer))) return;
         if (result.stream) {
-          const end = await result.stream((data) => this.send(data), this.streaming.signal);
+          this.streamActive = true;
+          if (this.paused) {
+            this.paused = false;
+            this.transport.resume?.();
+          }
+          const signals = { stop: this.streaming.signal, eof: this.clientEof.signal };
+          const end = await result.stream((data) => this.send(data), signals);
           this.finish(this.draining ? { reason: 'shutdown' } : end);
           return;
         }

@@ -145,8 +145,9 @@ function transportOf(socket: Socket): Transport {
     write: (data) => {
       // Errors surface as the socket's 'error' event, which ends the session.
       socket.write(data);
-      // Handed to the kernel whole already (the usual case): nothing to wait for.
-      if (socket.writableLength === 0 || socket.destroyed) return 'sent';
+      // Below the high-water mark (the usual case): nothing to wait for. 'drain' only comes
+      // after write() returned false, i.e. once the buffer reached the mark.
+      if (socket.writableLength < socket.writableHighWaterMark || socket.destroyed) return 'sent';
       return new Promise<void>((resolve) => socket.once('drain', resolve));
     },
     close: () => {

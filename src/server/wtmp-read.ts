@@ -9,7 +9,7 @@ import type { ReadQuery } from '../protocol/request.js';
 import { fieldEquals } from '../record/fields.js';
 import { FIELD_SIZE, RECORD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
-import type { Send, SessionEnd } from './session.js';
+import type { Send, SessionEnd, StreamSignals } from './session.js';
 
 /** A follower this many records behind the end of the log is dropped. */
 export const FOLLOW_LAG_LIMIT = 100_000;
@@ -40,7 +40,11 @@ export function matches(filter: ReadFilter, rec: Buffer): boolean {
   return true;
 }
 
-export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, signal: AbortSignal): Promise<SessionEnd> {
+export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, signals: StreamSignals): Promise<SessionEnd> {
+  // The history is what was asked for: only the end of the session cuts it short. A
+  // follower also stops when the client closes its side.
+  const { stop } = signals;
+  const signal = AbortSignal.any([signals.stop, signals.eof]);
   const { query } = filter;
   let changed = true;
   let wake: (() => void) | null = null;
@@ -54,7 +58,7 @@ export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, 
   signal.addEventListener('abort', poke);
   try {
     const start = await file.snapshot();
-    if (!query.liveOnly && !(await sendHistory(file, filter, start.count, send, signal))) return { reason: 'eof' };
+    if (!query.liveOnly && !(await sendHistory(file, filter, start.count, send, stop))) return { reason: 'eof' };
     // ESRCH ends the history: a plain read ends here, a follower's live records come next.
     if (!(await send(statusAnswer(Errno.ESRCH)))) return { reason: 'eof' };
     if (!query.follow) return { reason: 'done' };

@@ -23,7 +23,7 @@ export class WtmpService implements ServiceHandler {
   async handle(request: Request): Promise<HandlerResult> {
     if (request.op === 'read') {
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
-      return { answer: Buffer.alloc(0), stream: (send, signal) => serveRead(this.file, filter, send, signal) };
+      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;

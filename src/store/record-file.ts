@@ -29,15 +29,18 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 /**
  * Writing utmps records into a glibc file (or the reverse) would corrupt it for every
- * reader. Refuse a file whose sampled records all make sense in the other layout and not
- * in ours; a file of garbage proves nothing and is left to the partial-record rules.
+ * reader. Refuse a file whose sampled records make sense in the other layout and not in
+ * ours. A file our own daemons wrote always fits our record size, so then it takes many
+ * plausible records to refuse: a few odd records (a fuzzer's, an attacker's) must never
+ * stop the service.
  */
 function refuseOtherLayout(path: string, fd: number, size: number, layout: RecordLayout): void {
   if (size === 0) return;
   const found = detectFileLayout(fd, size);
   const ours = found.scores[layout.name];
   const theirs = found.scores[layout.name === 'utmps' ? 'glibc' : 'utmps'];
-  if (found.layout !== layout && theirs.good > 0 && theirs.bad === 0 && ours.good === 0) {
+  const needed = size % layout.size === 0 ? 10 : 2;
+  if (found.layout !== layout && theirs.good >= needed && theirs.bad === 0 && ours.good === 0) {
     throw new StoreError(
       Errno.EINVAL,
       `${path} looks like a ${found.layout.name}-layout file (${found.reason}), not ${layout.name}: ` +
@@ -71,6 +74,12 @@ export class RecordFile {
 
   protected static async openHandle(path: string, options: RecordFileOptions): Promise<FileHandle> {
     const { handle, stat } = await openDatabaseFile(path, options.mode ?? 0o644);
+    if ((stat.mode & 0o022) !== 0) {
+      options.warn?.(
+        `${path} is writable by group or others (mode 0${(stat.mode & 0o777).toString(8)}): ` +
+          'they can forge or erase records without asking the daemon; chmod 0644 or stricter (docs/SECURITY.md)',
+      );
+    }
     try {
       refuseOtherLayout(path, handle.fd, stat.size, options.layout ?? UTMPS_LAYOUT);
     } catch (e) {
