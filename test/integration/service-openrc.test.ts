@@ -16,10 +16,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, constants, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UtmpSession } from '../../src/client/index.js';
+import { type Outcome, accountIds, run, which } from '../helpers/commands.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const SCRIPTS = join(ROOT, 'examples', 'openrc');
@@ -29,36 +30,6 @@ const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
 const RECORD = 400;
 const USER_PROCESS = 7;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: HANG_GUARD_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function which(program: string): Promise<string | null> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return join(dir, program);
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
-}
 
 /**
  * openrc-run in miniature. $1 is the init script, $2 the phase:
@@ -121,7 +92,7 @@ async function harness(script: Name, phase: 'describe' | 'post', env: NodeJS.Pro
   const dir = await mkdtemp('/tmp/orc-');
   try {
     const log = join(dir, 'log');
-    const outcome = await run('sh', ['-c', HARNESS, 'harness', join(SCRIPTS, script), phase], { ...env, HARNESS_LOG: log, RC_SVCNAME: script });
+    const outcome = await run('sh', ['-c', HARNESS, 'harness', join(SCRIPTS, script), phase], { env: { ...env, HARNESS_LOG: log, RC_SVCNAME: script } });
     let lines: string[] = [];
     try {
       lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '');
@@ -205,12 +176,6 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.equal(variable(log, 'directory'), '/var/log');
   });
 });
-
-async function accountIds(name: string): Promise<{ uid: number; gid: number; group: string } | null> {
-  const [u, g, n] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name]), run('id', ['-gn', name])]);
-  if (u.code !== 0 || g.code !== 0 || n.code !== 0) return null;
-  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()), group: n.stdout.trim() };
-}
 
 async function liveSkip(): Promise<string | false> {
   if (process.getuid?.() !== 0) return 'needs root: start_pre runs as root and the services drop to a user';

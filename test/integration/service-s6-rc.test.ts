@@ -10,51 +10,20 @@
 // compile step is skipped and the format checks stand alone.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { access, constants, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { onPath, run } from '../helpers/commands.js';
 import { ROOT } from '../helpers/paths.js';
 
 const SOURCES = join(ROOT, 'examples', 's6-rc');
 const S6 = join(ROOT, 'examples', 's6');
-const HANG_GUARD_MS = 30_000;
 
 /** What each source must define: service name -> type. */
 const EXPECTED: Record<string, Record<string, string>> = {
   classic: { 'utmps-utmpd': 'longrun', 'utmps-wtmpd': 'longrun', utmps: 'bundle' },
   utmpsd: { utmpsd: 'longrun', utmps: 'bundle' },
 };
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: HANG_GUARD_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function onPath(program: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 async function isFile(path: string): Promise<boolean> {
   try {

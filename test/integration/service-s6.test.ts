@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, constants, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, dirname, join } from 'node:path';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
+import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const EXAMPLES = join(ROOT, 'examples', 's6');
@@ -22,42 +23,6 @@ const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
 const RECORD = 400;
 const USER_PROCESS = 7;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: HANG_GUARD_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function onPath(program: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-async function accountIds(name: string): Promise<{ uid: number; gid: number } | null> {
-  const [u, g] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
-  if (u.code !== 0 || g.code !== 0) return null;
-  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
 
 /** Why these tests cannot run here, or false. */
 async function cannotRun(): Promise<string | false> {
@@ -138,7 +103,7 @@ class SupervisionTree {
   /** s6-svscanctl -t: s6-svscan stops every supervisor (each stops its service), then exits. */
   async terminate(): Promise<number | null> {
     if (this.running) {
-      const r = await run('s6-svscanctl', ['-t', this.ws.scan], this.ws.env);
+      const r = await run('s6-svscanctl', ['-t', this.ws.scan], { env: this.ws.env });
       assert.equal(r.code, 0, `s6-svscanctl -t: ${r.stderr}`);
       await Promise.race([this.#exited, sleep(HANG_GUARD_MS, undefined, { ref: false })]);
     }
@@ -179,14 +144,14 @@ async function stage(ws: Workspace, name: string, env: Record<string, string>): 
 /** Waits until s6-supervise runs for dir (s6-svwait needs it there to subscribe). */
 async function supervised(tree: SupervisionTree, dir: string): Promise<void> {
   for (const start = Date.now(); ; await sleep(50)) {
-    if ((await run('s6-svok', [dir], tree.ws.env)).code === 0) return;
+    if ((await run('s6-svok', [dir], { env: tree.ws.env })).code === 0) return;
     assert.ok(tree.running, `s6-svscan exited: ${tree.log}`);
     assert.ok(Date.now() - start < HANG_GUARD_MS, `no s6-supervise for ${dir}: ${tree.log}`);
   }
 }
 
 async function svstat(tree: SupervisionTree, dir: string, fields: string): Promise<string> {
-  const r = await run('s6-svstat', ['-o', fields, dir], tree.ws.env);
+  const r = await run('s6-svstat', ['-o', fields, dir], { env: tree.ws.env });
   assert.equal(r.code, 0, `s6-svstat: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -265,8 +230,8 @@ async function debianWtmp(path: string): Promise<void> {
 }
 
 async function bringDown(tree: SupervisionTree, dir: string): Promise<void> {
-  assert.equal((await run('s6-svc', ['-d', dir], tree.ws.env)).code, 0);
-  const wait = await run('s6-svwait', ['-D', '-t', '10000', dir], tree.ws.env);
+  assert.equal((await run('s6-svc', ['-d', dir], { env: tree.ws.env })).code, 0);
+  const wait = await run('s6-svwait', ['-D', '-t', '10000', dir], { env: tree.ws.env });
   assert.equal(wait.code, 0, `s6-svwait -D: ${wait.stderr}\n${tree.log}`);
   // up, wanted up, exit code, signal: down on purpose, after a clean exit 0.
   assert.equal(await svstat(tree, dir, 'up,wantedup,exitcode,signal'), 'false false 0 NA', tree.log);
@@ -301,7 +266,7 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
 
   test('comes up and reports readiness through notification-fd 3', async () => {
     await supervised(tree, service);
-    const wait = await run('s6-svwait', ['-U', '-t', '10000', service], tree.ws.env);
+    const wait = await run('s6-svwait', ['-U', '-t', '10000', service], { env: tree.ws.env });
     assert.equal(wait.code, 0, `s6-svwait -U: ${wait.stderr}\n${tree.log}`);
     assert.equal(await svstat(tree, service, 'up,ready'), 'true true');
   });
@@ -360,7 +325,7 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
   test('both come up and report readiness (s6-ipcserver -1 on notification-fd 3)', async () => {
     await supervised(tree, utmpd);
     await supervised(tree, wtmpd);
-    const wait = await run('s6-svwait', ['-U', '-a', '-t', '10000', utmpd, wtmpd], tree.ws.env);
+    const wait = await run('s6-svwait', ['-U', '-a', '-t', '10000', utmpd, wtmpd], { env: tree.ws.env });
     assert.equal(wait.code, 0, `s6-svwait -U: ${wait.stderr}\n${tree.log}`);
     assert.equal(await svstat(tree, utmpd, 'up,ready'), 'true true');
     assert.equal(await svstat(tree, wtmpd, 'up,ready'), 'true true');

@@ -15,11 +15,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, chown, constants, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
+import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const UNITS = join(ROOT, 'examples', 'systemd');
@@ -28,42 +29,6 @@ const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
 const RECORD = 400;
 const USER_PROCESS = 7;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], options: { cwd?: string } = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: HANG_GUARD_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function onPath(program: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    try {
-      await access(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-async function accountIds(name: string): Promise<{ uid: number; gid: number } | null> {
-  const [u, g] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
-  if (u.code !== 0 || g.code !== 0) return null;
-  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
 
 async function missing(...programs: string[]): Promise<string | false> {
   for (const p of programs) if (!(await onPath(p))) return `${p} is not installed`;
