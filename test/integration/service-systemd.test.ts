@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
-import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
+import { accountIds, onPath, run } from '../helpers/commands.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const UNITS = join(ROOT, 'examples', 'systemd');
