@@ -86,4 +86,25 @@ describe('flooding (utmpsd per-uid write rate limits)', () => {
         await member.stop();
       }
     }));
+
+  test(
+    'refused requests cannot flood the log: not one line per refused request',
+    { todo: 'utmp-service.ts reports every EPERM putline and every EINVAL getid; a user turns 35 KB of requests into 480 KB of log' },
+    () =>
+      withTarget('utmpsd', { utmpsdArgs: RATE }, async (d) => {
+        const nobody = await Agent.start(NOBODY.uid, NOBODY.gid);
+        try {
+          const n = 1000;
+          const getids = Buffer.concat(Array.from({ length: n }, () => Buffer.of(0x69, 0, 0, 0, 0, 0, 0))); // getid(EMPTY): EINVAL
+          const puts = Buffer.concat(Array.from({ length: n }, (_, i) => putline(mine('nobody', i)))); // not in the group: EPERM
+          const o = await talkAs(nobody, d.utmpSocket, Buffer.concat([getids, puts]));
+          assert.equal(o.received.length, 2 * n, 'every request answered');
+          assert.ok(o.received.subarray(0, n).every((b) => b === 22) && o.received.subarray(n).every((b) => b === 1));
+          const lines = d.stderr().split('\n').filter((l) => l.includes(`uid ${NOBODY.uid}`));
+          assert.ok(lines.length <= 10, `${lines.length} log lines for ${2 * n} refused requests`);
+        } finally {
+          await nobody.stop();
+        }
+      }),
+  );
 });
