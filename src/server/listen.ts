@@ -80,11 +80,15 @@ export async function listenOnPath(path: string, onConnection: (socket: Socket) 
   try {
     const parent = join(PROC_FD, String(parentFd));
     privateName = basename(mkdtempSync(join(parent, '.utmpsd-bind-')));
-    bindDirFd = openSync(join(parent, privateName), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    const st = fstatSync(bindDirFd);
-    if (st.uid !== process.geteuid!() || (st.mode & 0o077) !== 0) {
-      throw new ListenError(`${join(dirname(path), privateName)} was replaced while binding ${path}; refusing to continue`);
+    const replaced = (why: string): ListenError =>
+      new ListenError(`unable to bind ${path}: the private directory ${join(dirname(path), privateName!)} was replaced (${why}); refusing to continue`);
+    try {
+      bindDirFd = openSync(join(parent, privateName), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch (e) {
+      throw replaced((e as NodeJS.ErrnoException).code ?? 'unable to open it');
     }
+    const st = fstatSync(bindDirFd);
+    if (st.uid !== process.geteuid!() || (st.mode & 0o077) !== 0) throw replaced(`now uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}`);
     const inPrivate = join(PROC_FD, String(bindDirFd), 's');
     await listening(server, inPrivate);
     chmodSync(inPrivate, 0o666);

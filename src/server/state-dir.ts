@@ -4,7 +4,7 @@
 // there: the directory and the files are checked and changed through descriptors opened
 // without following links (docs/SECURITY.md).
 
-import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
@@ -12,6 +12,14 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 /** A state directory, or an opened file, that utmpsd refuses to work with as it is. */
 export class UnsafePathError extends Error {
   readonly code = 'EUNSAFE';
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
@@ -42,7 +50,10 @@ export function openStateDir(path: string, trust: Trust, warn: (m: string) => vo
     fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ELOOP') throw new UnsafePathError(`state directory ${path} is a symbolic link, which is never followed`);
+    // With O_DIRECTORY, Linux reports a symbolic link as ENOTDIR rather than ELOOP.
+    if (err.code === 'ELOOP' || (err.code === 'ENOTDIR' && isLink(path))) {
+      throw new UnsafePathError(`state directory ${path} is a symbolic link, which is never followed`);
+    }
     if (err.code === 'ENOTDIR') throw new UnsafePathError(`state directory ${path} is not a directory`);
     if (err.code !== 'ENOENT' || !create) throw e;
     // A fixed umask for the moment: recursive mkdir gives every directory it makes 0755.
@@ -117,6 +128,7 @@ export function checkOpenedFile(path: string, fd: number, trust: Trust): void {
   const trusted = trustedOwners(trust);
   const st = fstatSync(fd);
   if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file`);
+  if (st.nlink === 0) throw new UnsafePathError(`${path} was removed while utmpsd opened it; refusing to use it`);
   if (st.nlink !== 1) {
     throw new UnsafePathError(`${path} has ${st.nlink} hard links: it may be another file linked in; refusing to use it`);
   }
