@@ -40,8 +40,8 @@ const trustedOwners = (t: Trust): number[] => [0, t.euid, ...(t.serviceUid === u
 /**
  * Opens the state directory (creating it 0755 whatever the umask, so every user can reach
  * the sockets) and refuses one that is a symbolic link, that group or others can write,
- * or that belongs to anyone but root, ourselves or the service account; and one whose
- * parent someone else could write (they could swap the whole directory). Returns the open
+ * or that belongs to anyone but root, ourselves or the service account; and, as root, one
+ * whose parent someone else could write (they could swap the whole directory). Returns the open
  * descriptor, for fchown. `warn` hears about a directory others cannot search.
  */
 export function openStateDir(path: string, trust: Trust, warn: (m: string) => void = () => {}, create = true): number {
@@ -67,7 +67,8 @@ export function openStateDir(path: string, trust: Trust, warn: (m: string) => vo
   }
   try {
     checkStateDir(path, fstatSync(fd), trustedOwners(trust), warn);
-    checkParent(path, [0, trust.euid]);
+    // As root only: for anyone else a swapped directory can reach nothing they could not.
+    if (trust.euid === 0) checkParent(path, [0]);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -96,8 +97,8 @@ function checkStateDir(path: string, st: Stats, trusted: readonly number[], warn
 
 /**
  * Whoever can write the parent can rename the state directory and put a link in its place,
- * and the files are opened by path under it: the parent must belong to root or to us, and
- * be writable by others only with the sticky bit (like /tmp).
+ * and the files are opened by path under it: the parent must belong to root, and be
+ * writable by others only with the sticky bit (like /tmp).
  */
 function checkParent(path: string, trusted: readonly number[]): void {
   const parent = dirname(path);
