@@ -26,7 +26,8 @@ const USAGE = `usage: utmpsd [options]
   --utmp-file PATH           utmp file (default STATE/utmp)
   --wtmp-file PATH           wtmp file (default /var/log/wtmp as root, else STATE/wtmp)
   -F, --format utmps|glibc   on-disk record layout (default utmps)
-  --user USER [--group GID]  as root: become USER after creating sockets and files
+  --user USER [--group GRP]  as root: become USER after creating sockets and files;
+                             without --group, USER's group if no one else shares it
   -c, --max-connections N    total connections (default ${DEFAULT_LIMITS.maxConnections})
   -C, --max-per-uid N        connections per non-root uid (default ${DEFAULT_LIMITS.maxPerUid})
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})

@@ -53,6 +53,16 @@ export function sharersOfGroup(gid: number, self: { name: string; uid: number },
   return { name, sharers: [...sharers].sort() };
 }
 
+/** A numeric gid, or a group name looked up in the group file. */
+function groupId(group: string, files: AccountFiles): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  for (const line of files.group.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && f[0] === group && /^\d+$/.test(f[2])) return Number(f[2]);
+  }
+  throw new Error(`--group: no such group: ${group}`);
+}
+
 /**
  * The account to become. Without --group, the user's primary group is used only when no
  * other account shares it: the files are created group-readable for that group, and a
@@ -62,10 +72,7 @@ export function sharersOfGroup(gid: number, self: { name: string; uid: number },
 export function resolveIdentity(user: string, group: string | undefined, files: AccountFiles = readAccountFiles()): Identity {
   const entry = /^\d+$/.test(user) ? { name: user, uid: Number(user), gid: Number(user) } : lookupUserByNameSync(user);
   if (!entry) throw new Error(`no such user: ${user}`);
-  if (group !== undefined) {
-    if (!/^\d+$/.test(group)) throw new Error(`--group takes a numeric gid, got '${group}'`);
-    return { name: entry.name, uid: entry.uid, gid: Number(group) };
-  }
+  if (group !== undefined) return { name: entry.name, uid: entry.uid, gid: groupId(group, files) };
   const { name, sharers } = sharersOfGroup(entry.gid, entry, files);
   if (sharers.length > 0) {
     const shown = sharers.length > 5 ? `${sharers.slice(0, 5).join(', ')} and ${sharers.length - 5} more` : sharers.join(', ');

@@ -32,5 +32,6 @@ test('resolveIdentity: a shared primary group is refused without --group, accept
   assert.throws(() => resolveIdentity('65534', undefined, FILES), /primary group 65534 \(nogroup\) is shared with _apt, sync;/);
   assert.deepEqual(resolveIdentity('nobody', '43', FILES), { name: 'nobody', uid: 65534, gid: 43 });
   assert.deepEqual(resolveIdentity('daemon', undefined, FILES), { name: 'daemon', uid: 1, gid: 1 });
-  assert.throws(() => resolveIdentity('nobody', 'utmp', FILES), /--group takes a numeric gid/);
+  assert.deepEqual(resolveIdentity('nobody', 'utmp', FILES), { name: 'nobody', uid: 65534, gid: 43 }, 'a group name');
+  assert.throws(() => resolveIdentity('nobody', 'wheel', FILES), /--group: no such group: wheel/);
 });
