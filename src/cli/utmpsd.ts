@@ -1,6 +1,6 @@
 // utmpsd: the utmp and wtmp services in one long-running server. See docs/UTMPSD.md.
 
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { layoutByName } from '../record/layout.js';
 import { resolveLocations } from '../server/config.js';
@@ -9,9 +9,10 @@ import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { Policy } from '../server/policy.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter } from '../server/rate-limit.js';
-import { becomeUser, handOver, resolveIdentity, type Identity } from '../server/privileges.js';
+import { becomeUser, resolveIdentity, type Identity } from '../server/privileges.js';
 import { notifyFd, sdNotify } from '../server/readiness.js';
 import { DEFAULT_TIMEOUTS } from '../server/session.js';
+import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.js';
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
@@ -25,7 +26,8 @@ const USAGE = `usage: utmpsd [options]
   --utmp-file PATH           utmp file (default STATE/utmp)
   --wtmp-file PATH           wtmp file (default /var/log/wtmp as root, else STATE/wtmp)
   -F, --format utmps|glibc   on-disk record layout (default utmps)
-  --user USER [--group GID]  as root: become USER after creating sockets and files
+  --user USER [--group GRP]  as root: become USER after creating sockets and files;
+                             without --group, USER's group if no one else shares it
   -c, --max-connections N    total connections (default ${DEFAULT_LIMITS.maxConnections})
   -C, --max-per-uid N        connections per non-root uid (default ${DEFAULT_LIMITS.maxPerUid})
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
@@ -34,8 +36,9 @@ const USAGE = `usage: utmpsd [options]
   --rate-limit N             writes per minute per non-root uid (default ${DEFAULT_RATE_LIMIT.perMinute}; 0: no limit)
   --rate-burst N             writes a non-root uid may make at once (default ${DEFAULT_RATE_LIMIT.burst})
   --private-reads            wtmp reads: non-root peers see only their own records
-  --file-mode OCTAL          mode of files utmpsd creates (default 0644; 0600 keeps
-                             everyone else from opening, and so from locking, them)
+  --file-mode OCTAL          mode of files utmpsd creates (default 0640 for -F utmps,
+                             0644 for -F glibc, which system tools read directly);
+                             world-writable modes are refused
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
@@ -113,9 +116,18 @@ const rateLimit = {
   perMinute: count('--rate-limit', values['rate-limit'], DEFAULT_RATE_LIMIT.perMinute),
   burst: count('--rate-burst', values['rate-burst'], DEFAULT_RATE_LIMIT.burst, 1),
 };
-const modeText = values['file-mode'] ?? '0644';
+// utmps-layout files are read only through the daemons: no one else needs to open them
+// (and whoever can open one can lock it). glibc-layout files are read directly by last,
+// who and login, so they stay world-readable.
+const modeText = values['file-mode'] ?? (layout.name === 'glibc' ? '0644' : '0640');
 if (!/^0?[0-7]{3}$/.test(modeText)) die(100, `--file-mode must be an octal mode like 0640, got '${modeText}'`);
 const fileMode = parseInt(modeText, 8);
+if ((fileMode & 0o002) !== 0) {
+  die(100, `--file-mode ${modeText} lets every user forge and erase records; use 0640, or 0644 for files system tools read`);
+}
+if ((fileMode & 0o020) !== 0) {
+  log.warn(`--file-mode ${modeText}: every member of the files' group can forge and erase records without asking the daemon`);
+}
 const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
 let identity: Identity | undefined;
 if (values.user !== undefined) {
@@ -128,11 +140,27 @@ if (values.user !== undefined) {
 }
 
 const fileOptions = { layout, mode: fileMode, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
+const trust = { euid: getEffectiveIds().euid, serviceUid: identity?.uid };
+let stateDirFd: number;
+try {
+  stateDirFd = openStateDir(where.stateDir, trust, (m) => log.warn(m));
+} catch (e) {
+  die(111, `unable to start: ${(e as Error).message}`);
+}
 let server: Utmpsd;
 try {
-  mkdirSync(where.stateDir, { recursive: true, mode: 0o755 });
   const utmp = await UtmpFile.open(where.utmpFile, fileOptions);
   const wtmp = await WtmpFile.open(where.wtmpFile, fileOptions);
+  if (trust.euid === 0) {
+    checkOpenedFile(where.utmpFile, utmp.fd, trust);
+    checkOpenedFile(where.wtmpFile, wtmp.fd, trust);
+  }
+  if (values['private-reads'] && (fstatSync(wtmp.fd).mode & 0o004) !== 0) {
+    log.warn(
+      `--private-reads: ${where.wtmpFile} is readable by every user (mode 0${(fstatSync(wtmp.fd).mode & 0o777).toString(8)}), ` +
+        'who can read all its records directly; chmod o-r it, or use --file-mode 0640 when utmpsd creates it',
+    );
+  }
   const policy = new Policy({
     daemonGid: () => getEffectiveIds().egid,
     lookupUser: lookupUserByName,
@@ -155,12 +183,12 @@ try {
     log,
   });
   if (identity) {
-    const owned = [where.utmpFile, where.wtmpFile, where.stateDir];
-    if (!inherited?.has('utmp')) owned.push(where.utmpSocket);
-    if (!inherited?.has('wtmp')) owned.push(where.wtmpSocket);
-    handOver(owned, identity);
+    // Through descriptors only: every name in the state directory may be a link by now.
+    // The sockets stay root's, mode 0666; the service account can still remove them.
+    handOverFds([utmp.fd, wtmp.fd, stateDirFd], identity.uid, identity.gid);
     becomeUser(identity);
   }
+  closeSync(stateDirFd);
   process.on('SIGHUP', () => {
     log.notice('SIGHUP: the next wtmp append reopens ' + where.wtmpFile);
     wtmp.reopen();
