@@ -5,7 +5,7 @@
 
 const lines = [
   'the native addon (build/Release/utmps_sys.node) was not built: node-gyp failed (see above).',
-  'The client library (import ... from "utmps-ts") and the readers work without it.',
+  'The client library (import ... from "utmps-ts") works without it.',
   'The daemons (utmpsd, utmps-utmpd, utmps-wtmpd) need it: install a C compiler, make and',
   'python3 (Debian: apt-get install build-essential python3), then run `npm rebuild utmps-ts`',
   '(or `npx node-gyp rebuild` in this package).',
