@@ -134,6 +134,11 @@ function meaning(code: UtmpsErrorCode, op: UtmpsOp): string | undefined {
 
 const ERRNO: Readonly<Record<string, number>> = constants.errno;
 
+/** glibc's strerror() text for a code, without the library's rule wording. */
+export function strerror(code: UtmpsErrorCode): string {
+  return STRERROR[code];
+}
+
 /** The known code for a name, or 'UNKNOWN'. */
 export function errorCode(name: string): UtmpsErrorCode {
   return name in STRERROR ? (name as UtmpsErrorCode) : 'UNKNOWN';
