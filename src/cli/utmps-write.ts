@@ -9,6 +9,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { appendWtmp, nowTimeval, type Timeval, UtmpsError, UtmpSession, wtmpdSocketPath } from '../client/index.js';
+import { strerror } from '../errors.js';
 import { buildRecord, parseTypeName, RecordError } from '../record/index.js';
 import { EXIT_USAGE, fatal, usage } from './common.js';
 
@@ -108,8 +109,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// Upstream prints strerror(errno); the library words refusals and deadlines its own way.
+const STRERROR_CODES: ReadonlySet<string> = new Set(['EPERM', 'EDQUOT', 'ENOBUFS', 'ETIMEDOUT']);
+
 function reason(e: unknown): string {
-  return e instanceof UtmpsError ? e.reason : String((e as Error)?.message ?? e);
+  if (!(e instanceof UtmpsError)) return String((e as Error)?.message ?? e);
+  return STRERROR_CODES.has(e.code) ? strerror(e.code) : e.reason;
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => fatal(PROG, String((e as Error)?.stack ?? e)));

@@ -16,7 +16,7 @@ import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByName, lookupUserByUid } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, lookupUserByUid, nativeProblem } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -88,6 +88,9 @@ if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
+// The addon is optional at install time (the client needs none); the server does need it.
+const missingNative = nativeProblem();
+if (missingNative !== undefined) die(111, missingNative);
 
 const log = new Logger('utmpsd', values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal');
 const where = resolveLocations(

@@ -9,7 +9,7 @@
 
 import { createConnection, type Socket } from 'node:net';
 import { type Answer, AnswerReader } from '../protocol/index.js';
-import { abortError, systemError, UtmpsError } from './errors.js';
+import { abortError, deadlineReason, systemError, type UtmpsOp, UtmpsError } from './errors.js';
 import type { CallOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -32,7 +32,7 @@ export class Deadline {
     else this.#outer?.addEventListener('abort', this.#onOuterAbort, { once: true });
     // 0 means no deadline, as for skarnet's tools.
     if (ms > 0 && Number.isFinite(ms) && !this.signal.aborted) {
-      this.#timer = setTimeout(() => this.#controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+      this.#timer = setTimeout(() => this.#controller.abort(deadlineReason(ms)), ms);
     }
   }
 
@@ -60,7 +60,7 @@ export async function withDeadline<T>(options: CallOptions, fn: (signal: AbortSi
 type Collect<T> = (reader: AnswerReader) => T | undefined;
 
 interface Pending {
-  op: string;
+  op: UtmpsOp;
   received: number;
   collect: Collect<unknown>;
   resolve(value: unknown): void;
@@ -73,7 +73,7 @@ export interface RecordsAnswer {
   status: number;
 }
 
-function connectSocket(path: string, op: string, signal: AbortSignal, adopt: (socket: Socket) => Connection): Promise<Connection> {
+function connectSocket(path: string, op: UtmpsOp, signal: AbortSignal, adopt: (socket: Socket) => Connection): Promise<Connection> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal.reason, op, path));
     const socket = createConnection({ path });
@@ -111,9 +111,12 @@ export class Connection {
       this.#fault ??= e;
     });
     socket.on('close', () => this.#onClose());
+    // Idle, the connection must not keep the process alive: no answer can come unasked,
+    // so a program with nothing else to do may exit (and the kernel closes the socket).
+    socket.unref();
   }
 
-  static async open(path: string, options: CallOptions & { op?: string } = {}): Promise<Connection> {
+  static async open(path: string, options: CallOptions & { op?: UtmpsOp } = {}): Promise<Connection> {
     return withDeadline(options, (signal) => connectSocket(path, options.op ?? 'connect', signal, (socket) => new Connection(path, socket)));
   }
 
@@ -122,13 +125,13 @@ export class Connection {
   }
 
   /** One request, one answer: a bare status ('status'), or a status then a record iff 0 ('record'). */
-  request(bytes: Uint8Array, shape: 'status' | 'record', op: string, options: CallOptions = {}): Promise<Answer> {
+  request(bytes: Uint8Array, shape: 'status' | 'record', op: UtmpsOp, options: CallOptions = {}): Promise<Answer> {
     const withRecord = shape === 'record';
     return this.#exchange(bytes, op, options, (reader) => reader.next(withRecord) ?? undefined);
   }
 
   /** One request answered by records (status 0 + record each) until a non-zero status. */
-  requestRecords(bytes: Uint8Array, op: string, options: CallOptions = {}): Promise<RecordsAnswer> {
+  requestRecords(bytes: Uint8Array, op: UtmpsOp, options: CallOptions = {}): Promise<RecordsAnswer> {
     const records: Buffer[] = [];
     return this.#exchange(bytes, op, options, (reader) => {
       for (let answer = reader.next(true); answer; answer = reader.next(true)) {
@@ -143,7 +146,7 @@ export class Connection {
     this.#kill(new UtmpsError('EPIPE', 'close', this.path, { reason: 'connection closed by the client' }));
   }
 
-  #exchange<T>(bytes: Uint8Array, op: string, options: CallOptions, collect: Collect<T>): Promise<T> {
+  #exchange<T>(bytes: Uint8Array, op: UtmpsOp, options: CallOptions, collect: Collect<T>): Promise<T> {
     const deadline = new Deadline(options); // started now: time spent queued counts
     const run = (): Promise<T> => this.#run(bytes, op, deadline.signal, collect);
     const result = this.#tail.then(run, run);
@@ -151,7 +154,7 @@ export class Connection {
     return result.finally(() => deadline.dispose());
   }
 
-  #run<T>(bytes: Uint8Array, op: string, signal: AbortSignal, collect: Collect<T>): Promise<T> {
+  #run<T>(bytes: Uint8Array, op: UtmpsOp, signal: AbortSignal, collect: Collect<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#dead) {
         return reject(new UtmpsError('EPIPE', op, this.path, { reason: 'connection is closed', cause: this.#dead }));
@@ -162,6 +165,7 @@ export class Connection {
       const settle = (): void => {
         signal.removeEventListener('abort', onAbort);
         this.#pending = undefined;
+        this.#socket.unref();
       };
       this.#pending = {
         op,
@@ -177,6 +181,7 @@ export class Connection {
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      this.#socket.ref();
       this.#socket.write(bytes);
     });
   }

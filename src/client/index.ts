@@ -1,4 +1,4 @@
-export { UtmpsError } from './errors.js';
+export { UtmpsError, type UtmpsErrorCode, type UtmpsOp } from './errors.js';
 export { Connection, Deadline, DEFAULT_TIMEOUT_MS, type RecordsAnswer } from './connection.js';
 export { DEFAULT_UTMPD_SOCKET, DEFAULT_WTMPD_SOCKET, utmpdSocketPath, wtmpdSocketPath } from './paths.js';
 export { nowTimeval, type Timeval } from './time.js';
@@ -16,6 +16,7 @@ export {
   type IdQuery,
   login,
   type LoginInput,
+  type LogwtmpOptions,
   logout,
   logwtmp,
   pututxline,
@@ -25,4 +26,4 @@ export {
   utmpxname,
   type UtmpxOptions,
 } from './utmpx.js';
-export { RecordError, type EntryInput, type UtmpEntry } from '../record/index.js';
+export { RecordError, type EntryInput, type UtmpEntry, type UtmpEntryJSON } from '../record/index.js';

@@ -1,6 +1,6 @@
 // Shapes shared by the session, the wtmp append and the POSIX facade.
 
-import { buildRecord, decodeEntry, type EntryInput, RECORD_SIZE, RecordError, type UtmpEntry } from '../record/index.js';
+import { buildRecord, decodeEntry, type EntryInput, entryToJSON, RECORD_SIZE, RecordError, type UtmpEntry, type UtmpEntryJSON } from '../record/index.js';
 
 /** Bounds one operation: a deadline in ms (0 or Infinity: none) and/or a caller's signal. */
 export interface CallOptions {
@@ -17,6 +17,8 @@ export interface ConnectOptions extends CallOptions {
 export interface UtmpRecord {
   readonly bytes: Buffer;
   readonly entry: UtmpEntry;
+  /** JSON.stringify(record) gives the decoded entry (see UtmpEntryJSON). */
+  toJSON(): UtmpEntryJSON;
 }
 
 class ReceivedRecord implements UtmpRecord {
@@ -25,6 +27,10 @@ class ReceivedRecord implements UtmpRecord {
   // Decoded on first use: readAll of a big file need not decode what nobody looks at.
   get entry(): UtmpEntry {
     return (this.#entry ??= decodeEntry(this.bytes));
+  }
+  /** JSON.stringify(record) gives the decoded entry, not 400 bytes of Buffer. */
+  toJSON(): UtmpEntryJSON {
+    return entryToJSON(this.entry);
   }
 }
 

@@ -3,7 +3,7 @@
 import { encodeRequest, Errno } from '../protocol/index.js';
 import { FIELD_SIZE, RecordError, parseTypeName } from '../record/index.js';
 import { Connection, withDeadline } from './connection.js';
-import { statusError, UtmpsError } from './errors.js';
+import { statusError, type UtmpsOp, UtmpsError } from './errors.js';
 import { utmpdSocketPath } from './paths.js';
 import { type CallOptions, type ConnectOptions, fieldBytes, type RecordInput, recordBytes, type UtmpRecord, utmpRecord } from './types.js';
 
@@ -13,7 +13,11 @@ function typeNumber(type: number | string): number {
   return n;
 }
 
-export class UtmpSession {
+/**
+ * One connection to utmpd with its own cursor. An idle session does not keep the process
+ * alive; close it (or `await using`) when done.
+ */
+export class UtmpSession implements AsyncDisposable, Disposable {
   readonly path: string;
   #conn: Connection;
   readonly #timeoutMs: number | undefined;
@@ -103,9 +107,19 @@ export class UtmpSession {
     });
   }
 
-  /** endutxent: closes the connection. */
+  /** endutxent: closes the connection. Idempotent; later calls on the session fail with EPIPE. */
   close(): void {
     this.#conn.close();
+  }
+
+  /** `await using session = await UtmpSession.connect()` closes it at the end of the block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** `using` works too: closing needs no waiting. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<UtmpRecord> {
@@ -116,12 +130,12 @@ export class UtmpSession {
     return { signal: options.signal, timeoutMs: options.timeoutMs ?? this.#timeoutMs };
   }
 
-  async #status(bytes: Buffer, op: string, options?: CallOptions): Promise<void> {
+  async #status(bytes: Buffer, op: UtmpsOp, options?: CallOptions): Promise<void> {
     const answer = await this.#conn.request(bytes, 'status', op, this.#options(options));
     if (answer.status !== 0) throw statusError(answer.status, op, this.path);
   }
 
-  async #read(bytes: Buffer, op: string, options?: CallOptions): Promise<UtmpRecord | null> {
+  async #read(bytes: Buffer, op: UtmpsOp, options?: CallOptions): Promise<UtmpRecord | null> {
     const answer = await this.#conn.request(bytes, 'record', op, this.#options(options));
     if (answer.status === Errno.ESRCH) return null;
     if (answer.status !== 0 || !answer.record) throw statusError(answer.status, op, this.path);

@@ -8,6 +8,7 @@ import { AnswerReader } from '../protocol/answer.js';
 import { Errno } from '../protocol/errno.js';
 import { encodeRequest } from '../protocol/request.js';
 import { FIELD_SIZE } from '../record/layout.js';
+import { DEFAULT_TIMEOUT_MS, withDeadline } from './connection.js';
 import { abortError, statusError, systemError, UtmpsError } from './errors.js';
 import { wtmpdSocketPath } from './paths.js';
 import { type ConnectOptions, fieldBytes, type UtmpRecord, utmpRecord } from './types.js';
@@ -34,23 +35,28 @@ export interface WtmpReadItem {
   live: boolean;
 }
 
-function connect(path: string, signal: AbortSignal | undefined): Promise<Socket> {
+function connect(path: string, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal.reason, 'read', path));
     const socket = createConnection({ path });
     const onAbort = (): void => {
       socket.destroy();
-      reject(abortError(signal?.reason, 'read', path));
+      reject(abortError(signal.reason, 'read', path));
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       resolve(socket);
     });
     socket.once('error', (e) => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       reject(systemError(e, 'read', path));
     });
   });
+}
+
+function historyTimeout(ms: number, path: string): UtmpsError {
+  return new UtmpsError('ETIMEDOUT', 'read', path, { reason: `the deadline of ${ms} ms passed before the history was read` });
 }
 
 /** Yields wtmp records from the server; timeoutMs bounds the connect and the history. */
@@ -67,10 +73,8 @@ export async function* readWtmp(options: WtmpReadOptions = {}): AsyncGenerator<W
     user: options.user === undefined ? undefined : fieldBytes('user', options.user, FIELD_SIZE.user),
     line: options.line === undefined ? undefined : fieldBytes('line', options.line, FIELD_SIZE.line),
   });
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const bounded = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-  const connectSignal = options.signal && bounded ? AbortSignal.any([options.signal, bounded]) : (options.signal ?? bounded);
-  const socket = await connect(path, connectSignal);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const socket = await withDeadline(options, (signal) => connect(path, signal));
   const stop = (): void => {
     socket.destroy();
   };
@@ -105,13 +109,13 @@ export async function* readWtmp(options: WtmpReadOptions = {}): AsyncGenerator<W
       try {
         step = await chunks.next();
       } catch (e) {
-        if (options.signal?.aborted) throw abortError(options.signal.reason, 'read', path);
-        if (timedOut) throw new UtmpsError('ETIMEDOUT', 'read', path);
+        if (options.signal?.aborted) throw abortError(options.signal?.reason, 'read', path);
+        if (timedOut) throw historyTimeout(timeoutMs, path);
         throw systemError(e, 'read', path);
       }
       if (step.done) {
-        if (options.signal?.aborted) throw abortError(options.signal.reason, 'read', path);
-        if (timedOut) throw new UtmpsError('ETIMEDOUT', 'read', path);
+        if (options.signal?.aborted) throw abortError(options.signal?.reason, 'read', path);
+        if (timedOut) throw historyTimeout(timeoutMs, path);
         if (received === 0) {
           throw new UtmpsError('ENOSYS', 'read', path, { reason: 'the wtmp server does not support reading (a C utmps wtmpd?)' });
         }

@@ -1,5 +1,6 @@
 // A typed view of a record for people and programs, and the checked way to build one.
 
+import { UtmpsError } from '../errors.js';
 import { formatAddress, parseAddress } from './address.js';
 import { decodeRecord, encodeRecord, type RawRecord } from './codec.js';
 import { fieldText } from './fields.js';
@@ -21,10 +22,70 @@ export interface UtmpEntry {
   tvUsec: number;
   /** ut_addr_v6 as text: '' (unset), IPv4 or IPv6. */
   address: string;
+  /**
+   * JSON.stringify(entry) calls this (tvSec is a BigInt, which JSON cannot hold): the
+   * fields, with the time as ISO text and tvSec as a number. Optional in the type so plain
+   * objects still count as entries; every decoded entry has it.
+   */
+  toJSON?(): UtmpEntryJSON;
+}
+
+/** An entry as JSON: `time` is UTC ISO 8601 with microseconds, null outside Date's range. */
+export interface UtmpEntryJSON {
+  type: number;
+  typeName: string;
+  pid: number;
+  line: string;
+  id: string;
+  user: string;
+  host: string;
+  exit: { termination: number; status: number };
+  session: number;
+  time: string | null;
+  tvSec: number;
+  tvUsec: number;
+  address: string;
+}
+
+/** "2023-11-14T22:13:20.250000Z", or null when Date cannot represent the time. */
+export function entryTimeISO(entry: Pick<UtmpEntry, 'tvSec' | 'tvUsec'>): string | null {
+  const date = new Date(Number(entry.tvSec) * 1000);
+  if (Number.isNaN(date.getTime()) || entry.tvUsec < 0 || entry.tvUsec > 999_999) return null;
+  return date.toISOString().replace(/\.\d{3}Z$/, `.${String(entry.tvUsec).padStart(6, '0')}Z`);
+}
+
+export function entryToJSON(entry: UtmpEntry): UtmpEntryJSON {
+  return {
+    type: entry.type,
+    typeName: entry.typeName,
+    pid: entry.pid,
+    line: entry.line,
+    id: entry.id,
+    user: entry.user,
+    host: entry.host,
+    exit: { termination: entry.exit.termination, status: entry.exit.status },
+    session: entry.session,
+    time: entryTimeISO(entry),
+    tvSec: Number(entry.tvSec),
+    tvUsec: entry.tvUsec,
+    address: entry.address,
+  };
+}
+
+// Not enumerable: spreads, deepEqual and Object.keys see the fields only.
+function withToJSON(entry: UtmpEntry): UtmpEntry {
+  return Object.defineProperty(entry, 'toJSON', {
+    value(this: UtmpEntry): UtmpEntryJSON {
+      return entryToJSON(this);
+    },
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
 }
 
 export function entryFromRaw(raw: RawRecord): UtmpEntry {
-  return {
+  return withToJSON({
     type: raw.type,
     typeName: typeName(raw.type) ?? `UNKNOWN(${raw.type})`,
     pid: raw.pid,
@@ -37,7 +98,7 @@ export function entryFromRaw(raw: RawRecord): UtmpEntry {
     tvSec: raw.tvSec,
     tvUsec: Number(raw.tvUsec),
     address: formatAddress(raw.addr),
-  };
+  });
 }
 
 export function decodeEntry(bytes: Uint8Array, layout: RecordLayout = UTMPS_LAYOUT): UtmpEntry {
@@ -64,15 +125,15 @@ export interface EntryInput {
   address?: string;
 }
 
-export class RecordError extends RangeError {
-  readonly code = 'EINVAL';
-  readonly errno = 22;
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
+/** A record value that does not fit its field: refused before anything is sent (op 'build'). */
+export class RecordError extends UtmpsError {
+  declare readonly code: 'EINVAL';
+  /** The field at fault: 'user', 'line', 'id', 'tvSec', 'exit.termination'... */
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('EINVAL', 'build', undefined, { reason: `${field}: ${message}`, message: `${field}: ${message}` });
     this.name = 'RecordError';
+    this.field = field;
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { layoutByName, type RecordLayout } from '../record/layout.js';
-import { getEffectiveIds, lookupUserByName } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, nativeProblem } from '../sys/native.js';
 import { Policy } from './policy.js';
 import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTimeouts } from './session.js';
 import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
@@ -53,8 +53,13 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
         'idle-timeout': { type: 'string', short: 'i' },
         'lock-timeout': { type: 'string', short: 'L' },
         format: { type: 'string', short: 'F' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
+    if (values.help) {
+      process.stdout.write(`usage: ${spec.usage}\n`);
+      process.exit(0);
+    }
     if (positionals.length > 1) throw new UsageError('too many arguments');
     const io = milliseconds('-t', values.timeout, DEFAULT_TIMEOUTS.bodyMs);
     args = {
@@ -64,6 +69,10 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], 0) },
       warn: (message) => say('warning', message),
     };
+    // The addon is optional at install time (the client needs none); the daemons need it,
+    // from the first step: the peer's identity.
+    const missingNative = nativeProblem();
+    if (missingNative !== undefined) return die(111, missingNative);
     peer = peerFromEnvironment();
   } catch (e) {
     return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);

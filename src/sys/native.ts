@@ -100,7 +100,16 @@ function packageRoot(): string {
   }
 }
 
-// Loaded on first use, so modules that only import types never need the build.
+/** How to build the addon, for every message that says it is missing. */
+function buildAdvice(root: string): string {
+  return (
+    `build it with \`npm rebuild utmps-ts\` (or \`npx node-gyp rebuild\` in ${root}); ` +
+    'that needs a C compiler, make and python3 (Debian: apt-get install build-essential python3)'
+  );
+}
+
+// Loaded on first use, so modules that only import types, and the client library, never
+// need the build: the addon is optional at install time.
 function native(): Addon {
   if (addon === undefined) {
     const root = packageRoot();
@@ -108,15 +117,24 @@ function native(): Addon {
     try {
       addon = createRequire(import.meta.url)(path) as Addon;
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new Error(
-        `utmps-ts: the native addon is missing or unloadable (${path}); ` +
-          `run \`npm install\` (or \`npx node-gyp rebuild\`) in ${root}: ${why}`,
-        { cause: err },
-      );
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new Error(`the native part of utmps-ts is missing or unloadable (${why}); ${buildAdvice(root)}`, { cause: err });
     }
   }
   return addon;
+}
+
+/**
+ * Loads the addon now; the error's message (what is missing, how to build it) when it
+ * cannot be loaded. The daemons call this first, so a missing build is said at start.
+ */
+export function nativeProblem(): string | undefined {
+  try {
+    native();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 // ---- argument checks ----

@@ -142,8 +142,9 @@ test('errors carry errno, op, path and an upstream-style message', async (t) => 
   );
   assert.equal(error.code, 'EPERM');
   assert.equal(error.errno, 1);
-  assert.equal(error.reason, 'Operation not permitted');
-  assert.equal(error.message, `putline via ${server.path}: Operation not permitted`);
+  // EPERM names the rule that refused a utmp write.
+  assert.equal(error.reason, 'Operation not permitted: utmp writes need root or the group the utmp daemon runs as (utmp)');
+  assert.equal(error.message, `putline via ${server.path}: ${error.reason}`);
   assert.equal(session.closed, false, 'a refusal is not a transport error');
   session.close();
 });

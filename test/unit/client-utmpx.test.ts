@@ -122,16 +122,67 @@ test('updwtmpx ignores its file argument', async (t) => {
   assert.equal(decodeEntry(body(server, 0)).user, 'reboot');
 });
 
-test('login puts a USER_PROCESS record in utmp, then the same in wtmp', async (t) => {
-  const utmpd = await start(t, () => status(0));
+// getid finds nothing (ESRCH), every write is accepted.
+const freeUtmpd = (): Script => ({ command }) => (command === 'i' ? status(3) : status(0));
+
+test('login checks the id is free, puts a USER_PROCESS record in utmp, then the same in wtmp', async (t) => {
+  const utmpd = await start(t, freeUtmpd());
   const wtmp = await start(t, wtmpd());
   const utx = createUtmpx({ utmpdPath: utmpd.path, wtmpdPath: wtmp.path });
   await utx.login({ line: 'pts/7', user: 'erwin', host: 'h.example' });
-  const entry = decodeEntry(body(utmpd, 0));
+  assert.deepEqual(utmpd.requests.map((r) => r.command), ['i', 'E']);
+  const entry = decodeEntry(body(utmpd, 1));
   assert.deepEqual([entry.typeName, entry.pid, entry.line, entry.id, entry.user, entry.host], ['USER_PROCESS', process.pid, 'pts/7', 'ts/7', 'erwin', 'h.example']);
   assertNow(entry.tvSec);
-  assert.deepEqual(body(wtmp, 0), body(utmpd, 0));
-  assert.equal(utmpd.requests[0].command, 'E');
+  assert.deepEqual(body(wtmp, 0), body(utmpd, 1));
+});
+
+test('login and logwtmp record an explicit pid (a terminal server logging its children in)', async (t) => {
+  const utmpd = await start(t, freeUtmpd());
+  const wtmp = await start(t, wtmpd());
+  const utx = createUtmpx({ utmpdPath: utmpd.path, wtmpdPath: wtmp.path });
+  await utx.login({ line: 'web/3', id: 'w3', user: 'erwin', pid: 31337 });
+  assert.equal(decodeEntry(body(utmpd, 1)).pid, 31337);
+  assert.equal(decodeEntry(body(wtmp, 0)).pid, 31337);
+  await utx.logwtmp('web/3', '', '', { pid: 31337 });
+  assert.deepEqual([decodeEntry(body(wtmp, 1)).pid, decodeEntry(body(wtmp, 1)).typeName], [31337, 'DEAD_PROCESS']);
+  await utx.logwtmp('web/3', 'erwin', 'h');
+  assert.equal(decodeEntry(body(wtmp, 2)).pid, process.pid, 'no pid given: this process');
+});
+
+test("login refuses (EEXIST) to replace another line's live session holding the same id", async (t) => {
+  const other = record(7, 'web/10012', '0012', 'bob');
+  const utmpd = await start(t, ({ command }) => (command === 'i' ? found(other) : status(0)));
+  const wtmp = await start(t, wtmpd());
+  const utx = createUtmpx({ utmpdPath: utmpd.path, wtmpdPath: wtmp.path });
+  await assert.rejects(
+    utx.login({ line: 'web/20012', user: 'eve' }),
+    (e) => e instanceof UtmpsError && e.code === 'EEXIST' && e.op === 'login' && /held by the session on web\/10012/.test(e.message),
+  );
+  assert.deepEqual(utmpd.requests.map((r) => r.command), ['i'], 'nothing written to utmp');
+  assert.equal(wtmp.requests.length, 0, 'nothing written to wtmp');
+  // The same line (a re-login) or a dead record may be replaced.
+  const same = await start(t, ({ command }) => (command === 'i' ? found(record(7, 'web/20012', '0012', 'eve')) : status(0)));
+  await createUtmpx({ utmpdPath: same.path, wtmpdPath: wtmp.path }).login({ line: 'web/20012', user: 'eve' });
+  const dead = await start(t, ({ command }) => (command === 'i' ? found(record(8, 'web/10012', '0012', '')) : status(0)));
+  await createUtmpx({ utmpdPath: dead.path, wtmpdPath: wtmp.path }).login({ line: 'web/20012', user: 'eve' });
+  assert.equal(wtmp.requests.length, 2);
+});
+
+test('facade functions take a per-call signal and timeout', async (t) => {
+  const server = await start(t, ({ command }) => (command === 'e' ? 'hang' : status(0)));
+  const utx = createUtmpx({ utmpdPath: server.path, timeoutMs: 60_000 });
+  await utx.setutxent();
+  await assert.rejects(utx.getutxent({ timeoutMs: 30 }), (e) => e instanceof UtmpsError && e.code === 'ETIMEDOUT' && e.reason === 'the deadline of 30 ms passed');
+  const controller = new AbortController();
+  const pending = utx.getutxent({ signal: controller.signal });
+  controller.abort();
+  await assert.rejects(pending, (e) => e instanceof UtmpsError && e.name === 'AbortError' && e.code === 'ABORT_ERR');
+  // An already aborted signal: nothing is sent.
+  const before = server.requests.length;
+  await assert.rejects(utx.setutxent({ signal: AbortSignal.abort() }), { name: 'AbortError', code: 'ABORT_ERR' });
+  assert.equal(server.requests.length, before);
+  await utx.endutxent();
 });
 
 test('idFromLine: drop /dev/ and a leading tty, keep the last 4 bytes', () => {
