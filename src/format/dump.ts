@@ -5,20 +5,27 @@
 //
 // What the text cannot carry (docs/READERS.md): ut_exit, ut_session, the reserved bytes and
 // all padding; string bytes after the first NUL; trailing spaces of a string (they read
-// as padding); and bytes utmpdump prints as '?' (controls, '[', ']', non-ASCII). Records
-// whose only content is in the rest round-trip byte for byte.
+// as padding); and bytes utmpdump prints as '?' ('[', ']', non-ASCII). Controls, which
+// utmpdump also prints as '?', are \xHH here and read back. Records whose only content
+// is in the rest round-trip byte for byte.
 
 import { FIELD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { parseAddress } from '../record/address.js';
+import { safeText, unescapeText } from './escape.js';
 import { addressText } from './inet.js';
 import { dumpTime, utcSeconds } from './time.js';
 import { ADDR_OFFSET, hostAt, idAt, lineAt, pidAt, secondsAt, typeAt, usecAt, userAt } from './view.js';
 
-/** Bytes utmpdump replaces with '?': controls, DEL, non-ASCII and the brackets. */
-const UNPRINTED = /[\x00-\x1f\x7f-\xff[\]]/g;
+/** Bytes utmpdump replaces with '?' that we keep so: non-ASCII and the brackets. */
+const UNPRINTED = /[\x80-\xff[\]]/g;
 
+/**
+ * A string field as the text shows it: utmpdump's '?' for non-ASCII bytes and brackets,
+ * and, where utmpdump also prints '?', controls and DEL as \xHH (escape.ts), which
+ * --reverse decodes.
+ */
 export function cleanse(s: string): string {
-  return s.replace(UNPRINTED, '?');
+  return safeText(s.replace(UNPRINTED, '?'));
 }
 
 /** C "%05d": the sign counts in the width ("-0003"). */
@@ -67,9 +74,9 @@ function integer(text: string, what: string, min: number, max: number): number {
   return n;
 }
 
-/** A string field: the padding utmpdump adds is trailing spaces, so they go. */
+/** A string field: the padding utmpdump adds is trailing spaces, so they go; escapes are decoded. */
 function text(field: string, what: string, size: number): string {
-  const s = field.replace(/ +$/, '');
+  const s = unescapeText(field.replace(/ +$/, ''));
   if (s.length > size) throw new DumpParseError(`${what} '${s}' is ${s.length} bytes, the field holds ${size}`);
   return s;
 }
