@@ -315,6 +315,20 @@ describe('lines', () => {
     );
   });
 
+  test('-d: the name the lookup gives, else the address; -i wins; a name is escaped too', () => {
+    const recs: Rec[] = [
+      { type: 7, pid: 1, line: 'pts/0', user: 'bob', host: 'h0', sec: 1700000000, addr: [192, 0, 2, 10] },
+      { type: 7, pid: 1, line: 'pts/1', user: 'bob', host: 'h1', sec: 1700000001, addr: [...Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7] },
+      { type: 7, pid: 1, line: 'pts/2', user: 'bob', host: 'h2', sec: 1700000002 },
+    ];
+    const names = new Map([['198.51.100.7', 'a.example'], ['0.0.0.0', 'zero\rroot']]);
+    const dns = (a: string): string | undefined => names.get(a);
+    const hosts = (o: Partial<LineOptions>): string[] => last(recs, {}, o).split('\n').slice(0, 3).map((l) => l.slice(22, 38).trimEnd());
+    assert.deepEqual(hosts({ dns }), ['zero\\x0droot', 'a.example', '192.0.2.10']);
+    assert.deepEqual(hosts({ dns, ip: true }), ['0.0.0.0', '198.51.100.7', '192.0.2.10']);
+    assert.deepEqual(hosts({}), ['h2', 'h1', 'h0']);
+  });
+
   test('JSON sessions', () => {
     const out: unknown[] = [];
     const p = new LastPairing({ isGone: () => true }, (s) => {
