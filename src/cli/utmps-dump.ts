@@ -9,12 +9,14 @@ import { detectLayout } from '../store/detect.js';
 import { glibcToUtmps, utmpsToGlibc, WtmpReader } from '../store/wtmp-reader.js';
 import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, Output, parseOptions, readAll, readLines, reason, usageError } from './utmps-io.js';
 
-const USAGE = 'utmps dump [ -r | --reverse ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
+const USAGE = 'utmps dump [ -r | --reverse [ --id-spaces ] ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
 
 const HELP = `usage: ${USAGE}
 
 Prints utmp/wtmp records (FILE, or standard input) in util-linux utmpdump's text format.
   -r, --reverse   read that text (FILE or standard input) and write the records
+      --id-spaces with -r, keep trailing spaces in ut_id as utmpdump -r does (default:
+                  they are the padding of a short id, which then round-trips)
   -o, --output F  write to F (replaced atomically) instead of standard output
       --format F  the binary layout, utmps or glibc: of the input (default: detected),
                   or with --reverse of the output (default: glibc, like utmpdump)
@@ -22,6 +24,7 @@ Prints utmp/wtmp records (FILE, or standard input) in util-linux utmpdump's text
 
 const OPTIONS = {
   reverse: { type: 'boolean', short: 'r' },
+  'id-spaces': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -91,7 +94,7 @@ function forward(file: string | undefined, layout: RecordLayout | undefined, out
   }
 }
 
-function reverse(file: string | undefined, layout: RecordLayout, out: Output): void {
+function reverse(file: string | undefined, layout: RecordLayout, out: Output, idSpaces: boolean): void {
   let fd = 0;
   if (file !== undefined && file !== '-') {
     try {
@@ -110,7 +113,7 @@ function reverse(file: string | undefined, layout: RecordLayout, out: Output): v
       n++;
       if (text.trim() === '') continue; // blank lines carry no record
       try {
-        const record = recordFromDump(parseDumpLine(text));
+        const record = recordFromDump(parseDumpLine(text, { idSpaces }));
         if (layout === GLIBC_LAYOUT) utmpsToGlibc(record, 0, chunk, filled);
         else record.copy(chunk, filled);
       } catch (e) {
@@ -138,11 +141,11 @@ export function run(argv: string[]): number {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length > 1) throw usageError(USAGE);
+  if (positionals.length > 1 || (v['id-spaces'] && !v.reverse)) throw usageError(USAGE);
   const layout = formatOption(v.format);
   const sink = new Sink(v.output);
   try {
-    if (v.reverse) reverse(positionals[0], layout ?? GLIBC_LAYOUT, sink.out);
+    if (v.reverse) reverse(positionals[0], layout ?? GLIBC_LAYOUT, sink.out, v['id-spaces'] ?? false);
     else forward(positionals[0], layout, sink.out);
     sink.finish();
   } catch (e) {

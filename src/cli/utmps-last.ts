@@ -5,13 +5,16 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UTMPS_LAYOUT } from '../record/layout.js';
 import { beginsLine, LastPairing, lastLine, type LineOptions, type Session, sessionJson, TIME_FORMATS, type TimeFormat } from '../format/last.js';
+import { addressTextUnmapped } from '../format/inet.js';
 import { isoTime } from '../format/time.js';
-import { secondsAt } from '../format/view.js';
+import { ADDR_OFFSET, secondsAt } from '../format/view.js';
 import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime, WtmpReader } from '../store/wtmp-reader.js';
 import { Exit, fatalError, formatOption, Output, parseOptions, reason, valueError, writeAll } from './utmps-io.js';
 
+const VERSION = '0.1.0';
+
 const USAGE =
-  'utmps last [ -f file ]... [ -n num | -num ] [ -s time ] [ -t time ] [ -p time ] [ -x ] [ -F ] [ -i ] [ -w ] [ -a | -R ] ' +
+  'utmps last [ -f file ]... [ -n num | -num ] [ -s time ] [ -t time ] [ -p time ] [ -x ] [ -F ] [ -d ] [ -i ] [ -w ] [ -a | -R ] ' +
   '[ --time-format notime|short|full|iso ] [ --format utmps|glibc ] [ --json ] [ user | tty ]...\n' +
   '       utmps last --follow [ -W wtmpd-socket ] [ --json ] [ user | tty ]...';
 
@@ -25,6 +28,7 @@ Shows logins and logouts from wtmp, newest first (util-linux last's output).
   -p, --present TIME     only sessions that include TIME
   -x, --system           also shutdowns, run level and clock changes
   -F, --fulltimes        full login and logout times (--time-format full)
+  -d, --dns              the address's name (getnameinfo), or the address without one
   -i, --ip               the IP address instead of the host name
   -w, --fullnames        user and host names in full
   -a, --hostlast         the host in the last column
@@ -32,6 +36,8 @@ Shows logins and logouts from wtmp, newest first (util-linux last's output).
       --time-format F    notime, short, full or iso
       --format F         the file's layout, utmps or glibc (default: detected)
       --json             one JSON document instead of text
+  -V, --version          print the version
+  -h, --help             print this help
       --follow           print new records as they are appended, read through the
                          wtmpd socket (one JSON object per line with --json)
   -W, --socket PATH      wtmpd socket for --follow (default $UTMPS_WTMPD_SOCKET,
@@ -47,6 +53,7 @@ const OPTIONS = {
   present: { type: 'string', short: 'p' },
   system: { type: 'boolean', short: 'x' },
   fulltimes: { type: 'boolean', short: 'F' },
+  dns: { type: 'boolean', short: 'd' },
   ip: { type: 'boolean', short: 'i' },
   fullnames: { type: 'boolean', short: 'w' },
   hostlast: { type: 'boolean', short: 'a' },
@@ -56,8 +63,71 @@ const OPTIONS = {
   json: { type: 'boolean' },
   follow: { type: 'boolean' },
   socket: { type: 'string', short: 'W' },
+  version: { type: 'boolean', short: 'V' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+// -d waits this long for one name; an address without an answer by then prints as itself.
+const DNS_TIMEOUT_MS = 2000;
+
+/**
+ * -d: names for addresses, as last gets them from getnameinfo (numeric when there is no
+ * name). Lookups are asynchronous, so lines wait in a queue (at most one block's worth)
+ * until the names they need are known, and go out in order.
+ */
+class Names {
+  private readonly known = new Map<string, string | null>();
+  private readonly queue: Session[] = [];
+  /** Lookups that timed out but still run (getnameinfo cannot be cancelled). */
+  stragglers = 0;
+
+  constructor(private readonly print: (s: Session) => void) {}
+
+  readonly name = (address: string): string | undefined => this.known.get(address) ?? undefined;
+
+  /** A line to print: now if its name is known and nothing waits, else queued (copied). */
+  add(s: Session): void {
+    const address = addressTextUnmapped(s.buf, s.at + ADDR_OFFSET);
+    if (this.queue.length === 0 && this.known.has(address)) {
+      this.print(s);
+      return;
+    }
+    const own = Buffer.from(s.buf.subarray(s.at, s.at + UTMPS_LAYOUT.size));
+    this.queue.push({ ...s, buf: own, at: 0 });
+  }
+
+  async flush(): Promise<void> {
+    if (this.queue.length === 0) return;
+    const wanted = new Set<string>();
+    for (const s of this.queue) {
+      const address = addressTextUnmapped(s.buf, ADDR_OFFSET);
+      if (!this.known.has(address)) wanted.add(address);
+    }
+    await Promise.all([...wanted].map(async (a) => this.known.set(a, await this.lookup(a))));
+    for (const s of this.queue) this.print(s);
+    this.queue.length = 0;
+  }
+
+  private async lookup(address: string): Promise<string | null> {
+    const { lookupService } = await import('node:dns/promises');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        this.stragglers++;
+        resolve(null);
+      }, DNS_TIMEOUT_MS);
+    });
+    const ask = lookupService(address, 0).then(
+      (r) => r.hostname,
+      () => null,
+    );
+    try {
+      return await Promise.race([ask, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
 
 /** last's "-5" means "-n 5". */
 function expandCounts(argv: string[]): string[] {
@@ -91,6 +161,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (v.version) {
+    process.stdout.write(`utmps last from utmps-ts ${VERSION}\n`);
+    return 0;
+  }
   if (v.follow) {
     const { follow } = await import('./utmps-follow.js'); // only when asked for
     return follow({ socket: v.socket, json: v.json ?? false, filters: positionals });
@@ -114,6 +188,9 @@ export async function run(argv: string[]): Promise<number> {
   const present = await timeArg(v.present, now);
   const files = v.file ?? [process.env.UTMPS_WTMP_FILE || '/var/log/wtmp'];
   const lineOptions: LineOptions = { timeFormat, ip: v.ip, fullNames: v.fullnames, hostLast: v.hostlast, noHost: v.nohostname, escape: charset() };
+  // -i and -R leave nothing to look up; JSON has the address already.
+  const names = v.dns && !v.ip && !v.nohostname && !v.json ? new Names((s) => out.line(lastLine(s, lineOptions))) : null;
+  if (names) lineOptions.dns = names.name;
 
   // Only logins from this boot need the user database (and the native addon behind it).
   let probe: LoginProbe = loginBeforeBoot;
@@ -129,7 +206,8 @@ export async function run(argv: string[]): Promise<number> {
         return !(limit > 0 && ++printed >= limit);
       }
     : (s: Session): boolean => {
-        out.line(lastLine(s, lineOptions));
+        if (names) names.add(s);
+        else out.line(lastLine(s, lineOptions));
         return !(limit > 0 && ++printed >= limit);
       };
   const pairing = new LastPairing(
@@ -172,7 +250,9 @@ export async function run(argv: string[]): Promise<number> {
         for (let i = count - 1; i >= 0; i--) {
           if (!pairing.push(buf, i * UTMPS_LAYOUT.size)) break blocks;
         }
+        await names?.flush();
       }
+      await names?.flush();
       const first = reader.first();
       const begins = first ? secondsAt(first, 0) : reader.ctime;
       if (v.json) {
@@ -191,5 +271,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (v.json) out.write(']}\n');
   out.flush();
+  // A lookup that timed out still holds the event loop: do not wait for it.
+  if (names && names.stragglers > 0) process.exit(0);
   return 0;
 }

@@ -1,6 +1,7 @@
 // wtmp records as events, for `utmps last --follow`: one JSON object or one text line per
 // record, as it is appended. Pure.
 
+import { safeUnicode } from './escape.js';
 import type { UtmpEntry } from '../record/entry.js';
 import { RecordType } from '../record/layout.js';
 
@@ -60,7 +61,7 @@ export function wtmpEvent(entry: UtmpEntry): WtmpEvent {
   };
 }
 
-/** One text line: event, user, line, host, ISO time. */
+/** One text line: event, user, line, host, ISO time; controls escaped (escape.ts). */
 export function wtmpEventLine(e: WtmpEvent): string {
-  return [e.event.padEnd(8), e.user.padEnd(8), e.line.padEnd(12), e.host.padEnd(16), e.time.iso].join(' ').trimEnd();
+  return [e.event.padEnd(8), safeUnicode(e.user).padEnd(8), safeUnicode(e.line).padEnd(12), safeUnicode(e.host).padEnd(16), e.time.iso].join(' ').trimEnd();
 }

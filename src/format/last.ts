@@ -17,6 +17,7 @@
 
 import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { addressText, addressTextUnmapped } from './inet.js';
+import { safeText } from './escape.js';
 import { fieldBytes, fit, int02, trimEnd, utf8 } from './text.js';
 import { clockTime, fullTime, isoTime, shortTime } from './time.js';
 import { ADDR_OFFSET, hostAt, pidAt, secondsAt, typeAt } from './view.js';
@@ -254,10 +255,12 @@ export interface LineOptions {
   hostLast?: boolean;
   /** -R: no host at all. */
   noHost?: boolean;
+  /** -d: the name for an address (numeric text), when it has one. */
+  dns?: (address: string) => string | undefined;
   /**
-   * How last shows bytes it cannot print in names: 'c' (the C locale: every byte from
-   * 0x80 as \ooo), 'utf8' (valid UTF-8 as it is). Controls but \t \n \r become *X in
-   * both. Unset: every byte as it is.
+   * How last shows bytes from 0x80 in names: 'c' (the C locale: every one as \ooo), 'utf8'
+   * (valid UTF-8 as it is), unset (as they are, C1 controls aside). Controls are always
+   * \xHH (src/format/escape.ts), whatever this says.
    */
   escape?: 'c' | 'utf8';
 }
@@ -316,60 +319,31 @@ function endText(s: Session, f: TimeFormat): string {
   }
 }
 
-/** The host column: ut_host, or with -i the address ("0.0.0.0" when unset). */
-export function hostText(s: Session, ip: boolean): string {
-  return ip ? addressTextUnmapped(s.buf, s.at + ADDR_OFFSET) : hostAt(s.buf, s.at);
+/**
+ * The host column: ut_host; with -i the address ("0.0.0.0" when unset); with -d the
+ * address's name, or the address when it has none (getnameinfo's fallback in last).
+ */
+export function hostText(s: Session, ip: boolean, dns?: (address: string) => string | undefined): string {
+  if (!ip && dns === undefined) return hostAt(s.buf, s.at);
+  const address = addressTextUnmapped(s.buf, s.at + ADDR_OFFSET);
+  return ip ? address : (dns!(address) ?? address);
 }
 
-const UNPRINTABLE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/;
-
-/** Length of the valid UTF-8 sequence of a printable character at s[i], or 0. */
-function utf8Length(s: string, i: number): number {
-  const b = (k: number): number => s.charCodeAt(i + k);
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < s.length && b(k) >= lo && b(k) <= hi;
-  const c = b(0);
-  if (c === 0xc2) return cont(1, 0xa0) ? 2 : 0; // U+0080..U+009F are controls
-  if (c >= 0xc3 && c <= 0xdf) return cont(1) ? 2 : 0;
-  if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if (c === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0; // no surrogates
-  if (c >= 0xe1 && c <= 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (c === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
+/** A field as last shows it (see LineOptions.escape), padding already applied. */
+export function escapeField(s: string, mode: 'c' | 'utf8' | undefined): string {
+  return safeText(s, mode === 'c' ? 'octal' : mode === 'utf8' ? 'utf8' : 'raw');
 }
 
-/** A field as util-linux last shows it (see LineOptions.escape), padding already applied. */
-export function escapeField(s: string, mode: 'c' | 'utf8'): string {
-  if (!UNPRINTABLE.test(s)) return s;
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) {
-      out += c === 9 || c === 10 || c === 13 ? s[i] : `*${String.fromCharCode(c ^ 0x40)}`;
-    } else if (c < 0x80) {
-      out += s[i];
-    } else {
-      const n = mode === 'utf8' ? utf8Length(s, i) : 0;
-      if (n > 0) {
-        out += s.slice(i, i + n);
-        i += n - 1;
-      } else {
-        out += `\\${c.toString(8)}`;
-      }
-    }
-  }
-  return out;
-}
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\xff]|\\x/;
 
 const asIs = (s: string): string => s;
 
 /** One line of `last` output (latin1), without its newline. */
 export function lastLine(s: Session, o: LineOptions): string {
-  const host = o.noHost ? '' : hostText(s, o.ip ?? false);
+  const host = o.noHost ? '' : hostText(s, o.ip ?? false, o.dns);
   // Times and durations are ASCII: only the names can need escapes, and rarely do.
-  const escape = o.escape !== undefined && (UNPRINTABLE.test(s.user) || UNPRINTABLE.test(s.line) || UNPRINTABLE.test(host));
-  return buildLine(s, host, o, escape ? (f) => escapeField(f, o.escape!) : asIs);
+  const escape = NEEDS_ESCAPE.test(s.user) || NEEDS_ESCAPE.test(s.line) || NEEDS_ESCAPE.test(host);
+  return buildLine(s, host, o, escape ? (f) => escapeField(f, o.escape) : asIs);
 }
 
 // Fields are cut and padded by bytes, then escaped, as last does.

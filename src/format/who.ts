@@ -3,6 +3,7 @@
 
 import { RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { addressText } from './inet.js';
+import { safeText } from './escape.js';
 import { trimEnd, utf8 } from './text.js';
 import { isoTimeMicro, whoTime } from './time.js';
 import { ADDR_OFFSET, exitAt, hostAt, idAt, lineAt, pidAt, secondsAt, sessionAt, typeAt, usecAt, userAt } from './view.js';
@@ -161,6 +162,10 @@ export function whoLine(kind: WhoKind, buf: Buffer, at: number, o: WhoOptions, p
       break;
     }
   }
+  // Names, line and comment come from the record: never let their controls through.
+  c.user = safeText(c.user);
+  c.line = safeText(c.line);
+  c.comment = safeText(c.comment);
   return columns(c, o);
 }
 
@@ -181,7 +186,7 @@ export function countedUser(buf: Buffer, at: number): string | null {
 
 /** who -q: the user names on one line, then "# users=N". */
 export function whoCount(names: readonly string[]): string {
-  return `${names.join(' ')}\n# users=${names.length}\n`;
+  return `${names.map((n) => safeText(n)).join(' ')}\n# users=${names.length}\n`;
 }
 
 export interface WhoEntryJson {

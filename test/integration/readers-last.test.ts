@@ -115,6 +115,11 @@ describe('utmps last matches util-linux last on a wtmp our daemon wrote', () => 
     ['-x', '-p', '2023-11-16T02:01:00'],
     ['-p', 'now'],
     ['-x', '-n', '4', 'reboot', 'shutdown', 'runlevel'],
+    ['-d'],
+    ['-x', '-d', '-a'],
+    ['-d', '-w', '-F'],
+    ['-d', '-i'],
+    ['-d', '-R'],
   ];
   for (const args of cases) {
     test(`last ${args.join(' ') || '(default)'}`, async () => {
@@ -232,6 +237,45 @@ describe('utmps last reads every kind of record as util-linux does', () => {
 });
 
 describe('utmps last details', () => {
+  test('-d: names from getnameinfo (here /etc/hosts), else the address, as util-linux prints them', async () => {
+    const dir = await mkdtemp('/tmp/ul-');
+    try {
+      const file = join(dir, 'wtmp');
+      // 127.0.0.1 is "localhost" in /etc/hosts (mapped or not); TEST-NET and documentation
+      // addresses have no name here, nor has 0.0.0.0 or ::1 (not in this /etc/hosts).
+      const addresses = ['127.0.0.1', '::ffff:127.0.0.1', '192.0.2.10', '2001:db8::1', '::1', '0.0.0.0', '198.51.100.7', '127.0.0.1'];
+      const recs: EntryInput[] = [
+        { type: 'BOOT_TIME', pid: 0, line: '~', id: '~~', user: 'reboot', host: '6.1.0-test', tvSec: 1700000000 },
+        ...addresses.map((address, i): EntryInput => ({ type: 'USER_PROCESS', pid: 100 + i, line: `pts/${i}`, id: `t${i}`, user: 'bob', host: `h${i}.example`, address, tvSec: 1700000100 + i })),
+        { type: 'DEAD_PROCESS', pid: 101, line: 'pts/1', id: 't1', tvSec: 1700003000 },
+      ];
+      await writeFile(file, Buffer.concat(recs.map((r) => buildRecord(r, GLIBC_LAYOUT))));
+      const out = await same(['-d', '-f', file]);
+      assert.match(out, /^bob {6}pts\/0 {8}localhost /m);
+      assert.match(out, /^bob {6}pts\/1 {8}localhost /m);
+      assert.match(out, /^bob {6}pts\/2 {8}192\.0\.2\.10 /m);
+      for (const opts of [['-a'], ['-w'], ['-x', '-F'], ['-n', '3'], ['-i'], ['-R'], ['--time-format', 'iso', '-a']]) await same(['-d', ...opts, '-f', file]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('-V names the program and its version; every option of util-linux last 2.38 is known', async () => {
+    const v = await utmps('last', '-V');
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^utmps last from utmps-ts \d+\.\d+\.\d+\n$/);
+    assert.equal((await utmps('last', '--version')).stdout, v.stdout);
+    // Their --help lists their options; ours must accept each one.
+    const theirs = (await run('last', ['--help'])).stdout;
+    const options = [...theirs.matchAll(/^ +(?:(-\w), )?(--[\w-]+)/gm)].map((m) => [m[1], m[2]]);
+    assert.ok(options.length >= 15, theirs);
+    const ours = (await utmps('last', '--help')).stdout;
+    for (const [short, long] of options) {
+      assert.ok(ours.includes(long), `${long} missing from utmps last --help`);
+      if (short) assert.ok(ours.includes(`${short}, ${long}`), `${short}, ${long} missing from utmps last --help`);
+    }
+  });
+
   test('a utmps-layout file lists the same (detected, or with --format)', async () => {
     const dir = await mkdtemp('/tmp/ul-');
     try {

@@ -50,9 +50,10 @@ describe('records to text (golden output of utmpdump)', () => {
       '[7] [01002] [ts/1] [carol   ] [pts/1       ] [client.example.net  ] [2001:db8::1    ] [2023-11-14T22:18:20,000000+00:00]',
     ],
     [
-      // Controls, brackets and non-ASCII bytes print as '?'; spaces stay.
+      // Brackets and non-ASCII bytes print as '?'; spaces stay. Controls, which utmpdump
+      // also prints as '?', are \xHH (docs/READERS.md: never raw, and read back).
       { type: 7, pid: 1, id: Buffer.from([1, 2, 0x5d, 0x78]), user: Buffer.from('a\nb\tc d]e[f\x01\x7f\xff\xc3\xa9', 'latin1'), line: 'l]x', host: 'h h', sec: 1700000000, usec: 123456 },
-      '[7] [00001] [???x] [a?b?c d?e?f?????] [l?x         ] [h h                 ] [0.0.0.0        ] [2023-11-14T22:13:20,123456+00:00]',
+      '[7] [00001] [\\x01\\x02?x] [a\\x0ab\\x09c d?e?f\\x01\\x7f???] [l?x         ] [h h                 ] [0.0.0.0        ] [2023-11-14T22:13:20,123456+00:00]',
     ],
     [
       { type: 7, pid: 1, sec: -1, addr: [...Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7] },
@@ -84,7 +85,20 @@ describe('records to text (golden output of utmpdump)', () => {
 
   test('cleanse', () => {
     assert.equal(cleanse('plain text'), 'plain text');
-    assert.equal(cleanse('\x00\x1f[]\x7f\x80\xff~'), '???????~');
+    assert.equal(cleanse('\x00\x1f[]\x7f\x80\xff~'), '\\x00\\x1f??\\x7f??~');
+    // A backslash is escaped only where it would read as an escape.
+    assert.equal(cleanse('a\\b\\x41\\x1b'), 'a\\b\\x41\\x5cx1b');
+  });
+
+  test('controls read back: the round trip keeps them (utmpdump makes them ?)', () => {
+    const r = rec({ type: 7, pid: 9, id: Buffer.from([0x1b, 0x5c, 0x78, 0x31]), user: Buffer.from('\rroot\x9b', 'latin1'), line: 'pts/\n', host: Buffer.from('a\x1b]0;x\x07 \\x0d\t', 'latin1'), sec: 1700000000 });
+    const line = dumpLine(r);
+    assert.ok(!/[\x00-\x1f\x7f]/.test(line), line);
+    assert.equal(line, '[7] [00009] [\\x1b\\x1] [\\x0droot?] [pts/\\x0a    ] [a\\x1b?0;x\\x07 \\x5cx0d\\x09] [0.0.0.0        ] [2023-11-14T22:13:20,000000+00:00]');
+    const back = recordFromDump(parseDumpLine(line));
+    // All but the bytes shown as '?' (0x9b, ']') come back.
+    const want = rec({ type: 7, pid: 9, id: Buffer.from([0x1b, 0x5c, 0x78, 0x31]), user: Buffer.from('\rroot?', 'latin1'), line: 'pts/\n', host: Buffer.from('a\x1b?0;x\x07 \\x0d\t', 'latin1'), sec: 1700000000 });
+    assert.equal(back.toString('hex'), want.toString('hex'));
   });
 });
 
@@ -129,6 +143,43 @@ describe('text to records', () => {
     assert.equal(at('2262-01-01T00:00:00,000000+00:00'), 9214646400n);
   });
 
+  test('every time utmpdump 2.38 reads (values from utmpdump -r on this text)', () => {
+    const at = (t: string): [bigint, bigint] => {
+      const f = parseDumpLine(`[7] [1] [x   ] [u] [l] [h] [0.0.0.0] [${t}]`);
+      return [f.tvSec, f.tvUsec];
+    };
+    // Blank, or starting with a space: 0.
+    assert.deepEqual(at(''), [0n, 0n]);
+    assert.deepEqual(at(' '), [0n, 0n]);
+    assert.deepEqual(at('   2023-11-14T22:13:20,000005+00:00'), [0n, 0n]);
+    // The older ctime form, in UTC whatever the zone says; the weekday is not checked.
+    assert.deepEqual(at('Wed Aug 28 03:00:00 2013 GMT'), [1377658800n, 0n]);
+    assert.deepEqual(at('Wed Aug 28 03:00:00 2013 CEST'), [1377658800n, 0n]);
+    assert.deepEqual(at('Thu Aug 28 03:00:00 2013 UTC'), [1377658800n, 0n]);
+    assert.deepEqual(at('Wed Aug 28 03:00:00 2013'), [1377658800n, 0n]);
+    assert.deepEqual(at('Wed Aug  8 03:00:00 2013 GMT'), [1375930800n, 0n]);
+    assert.deepEqual(at('Wed Aug 08 03:00:00 2013 GMT'), [1375930800n, 0n]);
+    assert.deepEqual(at('Wed Aug 28 03:00:00 2013 GMT,5'), [1377658800n, 0n]);
+    assert.deepEqual(at('Wed Aug 28 03:00:00 1969 GMT'), [-10875600n, 0n]);
+    // Single-digit fields; a short fraction is a count of microseconds, as in utmpdump.
+    assert.deepEqual(at('2023-1-4T2:3:4,5'), [1672797784n, 5n]);
+    assert.deepEqual(at('2023-02-30T22:13:20,000000+00:00'), [1677795200n, 0n]);
+    // Longer fractions: utmpdump keeps 28 characters and stores 1234567 / 12345678; we
+    // take the first 6 digits, with its tv_sec (the offset falls outside the 28). Where
+    // its count is in range, it is ours too.
+    assert.deepEqual(at('2030-10-05T18:31:32,0622006+00:00'), [1917455492n, 622006n]);
+    assert.deepEqual(at('2023-11-14T22:13:20,1234567+00:00'), [1700000000n, 123456n]);
+    assert.deepEqual(at('2023-11-14T22:13:20,12345678901+00:00'), [1700000000n, 123456n]);
+    assert.deepEqual(at('2023-11-14T22:13:20,1234567-05:00'), [1700000000n, 123456n]);
+  });
+
+  test('ut_id: trailing spaces are padding, or kept as utmpdump -r keeps them', () => {
+    const line = '[2] [00000] [~~  ] [reboot  ] [~           ] [6.1.0               ] [0.0.0.0        ] [2023-11-14T22:00:00,000000+00:00]';
+    assert.equal(parseDumpLine(line).id, '~~');
+    assert.equal(parseDumpLine(line, { idSpaces: true }).id, '~~  ');
+    assert.equal(parseDumpLine(line.replace('[~~  ]', '[ab\\x09 ]'), { idSpaces: true }).id, 'ab\t ');
+  });
+
   test('an IPv4-mapped address reads back (utmpdump -r makes it 0.0.0.0)', () => {
     const f = parseDumpLine('[7] [1] [x   ] [u] [l] [h] [::ffff:198.51.100.7] [2023-11-14T22:13:20,000000+00:00]');
     assert.equal(toHex(f.address), '00000000000000000000ffffc6336407');
@@ -143,7 +194,11 @@ describe('text to records', () => {
       ['[7] [1] [xxxxx] [u] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]', /id 'xxxxx' is 5 bytes/],
       [`[7] [1] [x] [${'u'.repeat(33)}] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,0+00:00]`, /user .* is 33 bytes/],
       ['[7] [1] [x] [u] [l] [h] [1.2.3] [2023-11-14T22:13:20,0+00:00]', /bad address/],
-      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [Tue Nov 14 22:13:20 2023]', /bad time/],
+      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [Tue Nov 14 25:13:20 2023]', /bad time/],
+      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [Tue Nox 14 22:13:20 2023]', /bad time/],
+      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [2023-13-14T22:13:20,0+00:00]', /bad time/],
+      // utmpdump stores -5 there; we never store a tv_usec out of range.
+      ['[7] [1] [x] [u] [l] [h] [0.0.0.0] [2023-11-14T22:13:20,-00005+00:00]', /bad time/],
     ];
     for (const [line, why] of bad) assert.throws(() => parseDumpLine(line), (e: unknown) => e instanceof DumpParseError && why.test((e as Error).message), line);
   });

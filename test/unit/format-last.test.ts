@@ -298,18 +298,35 @@ describe('lines', () => {
   });
 
   test('names last cannot print: escapes in the C locale, UTF-8 kept in a UTF-8 one', () => {
-    assert.equal(escapeField('a\tb\x7fc\xffd', 'c'), 'a\tb*?c\\377d');
-    assert.equal(escapeField('\n\r\x0b\x0c\x1b\x1f', 'c'), '\n\r*K*L*[*_');
+    // Controls are \xHH, \t \n \r included (util-linux: *X, and those three raw).
+    assert.equal(escapeField('a\tb\x7fc\xffd', 'c'), 'a\\x09b\\x7fc\\377d');
+    assert.equal(escapeField('\n\r\x0b\x0c\x1b\x1f', 'c'), '\\x0a\\x0d\\x0b\\x0c\\x1b\\x1f');
+    assert.equal(escapeField('\n\x1b', undefined), '\\x0a\\x1b');
     assert.equal(escapeField('j\xc3\xb6rg', 'c'), 'j\\303\\266rg');
     assert.equal(escapeField('j\xc3\xb6rg', 'utf8'), 'j\xc3\xb6rg');
     assert.equal(escapeField('a\x80\x9f\xa0\xc2\x85', 'utf8'), 'a\\200\\237\\240\\302\\205');
     assert.equal(escapeField('\xc3( \xe2\x82', 'utf8'), '\\303( \\342\\202');
-    // Cut and padded by bytes first (golden: util-linux last, LC_ALL=C).
+    // Cut and padded by bytes first, as util-linux last does (LC_ALL=C); its golden line
+    // differs only in the controls: 'a\tb*?c\\377d  pts/*A ...'.
     const r: Rec = { type: 7, pid: 1, line: 'pts/\x01', user: 'a\tb\x7fc\xffd', host: 'h\\x\xc3\xa9', sec: 1700000000 };
     assert.equal(
       last([r], {}, { escape: 'c' }).split('\n')[0],
-      'a\tb*?c\\377d  pts/*A        h\\x\\303\\251            Tue Nov 14 22:13    gone - no logout',
+      'a\\x09b\\x7fc\\377d  pts/\\x01        h\\x\\303\\251            Tue Nov 14 22:13    gone - no logout',
     );
+  });
+
+  test('-d: the name the lookup gives, else the address; -i wins; a name is escaped too', () => {
+    const recs: Rec[] = [
+      { type: 7, pid: 1, line: 'pts/0', user: 'bob', host: 'h0', sec: 1700000000, addr: [192, 0, 2, 10] },
+      { type: 7, pid: 1, line: 'pts/1', user: 'bob', host: 'h1', sec: 1700000001, addr: [...Array(10).fill(0), 0xff, 0xff, 198, 51, 100, 7] },
+      { type: 7, pid: 1, line: 'pts/2', user: 'bob', host: 'h2', sec: 1700000002 },
+    ];
+    const names = new Map([['198.51.100.7', 'a.example'], ['0.0.0.0', 'zero\rroot']]);
+    const dns = (a: string): string | undefined => names.get(a);
+    const hosts = (o: Partial<LineOptions>): string[] => last(recs, {}, o).split('\n').slice(0, 3).map((l) => l.slice(22, 38).trimEnd());
+    assert.deepEqual(hosts({ dns }), ['zero\\x0droot', 'a.example', '192.0.2.10']);
+    assert.deepEqual(hosts({ dns, ip: true }), ['0.0.0.0', '198.51.100.7', '192.0.2.10']);
+    assert.deepEqual(hosts({}), ['h2', 'h1', 'h0']);
   });
 
   test('JSON sessions', () => {

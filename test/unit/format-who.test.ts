@@ -106,6 +106,24 @@ describe('who listings (golden output of coreutils who)', () => {
     assert.equal(who({ clock: true, pid: true }), '         clock change Nov 14 22:28\n');
   });
 
+  test('fields from the record never print controls raw (coreutils prints them as they are)', () => {
+    const spoof: Rec[] = [
+      { type: 7, pid: 1, line: 'pts/7', id: '\x1b', user: 'nobody', host: '\rroot     pts/0 ', sec: 1700000100 },
+      { type: 7, pid: 1, line: 'pts/8\nroot', user: '\x1b]0;x\x07\x1b[2J', host: 'a\tb', sec: 1700000100 },
+      { type: 8, pid: 2, line: 'pts/9', id: '\n', sec: 1700000100 },
+      { type: 1, pid: 10 + 256 * 0x4e, line: '~', sec: 1700000100 },
+    ];
+    const text = whoText(spoof.map((r) => ({ buf: rec(r), at: 0 })), { ...ALL }, probe, NOW);
+    assert.equal(
+      text,
+      'nobody   ? pts/7        Nov 14 22:15   ?             1 (\\x0droot     pts/0 )\n' +
+        '\\x1b]0;x\\x07\\x1b[2J ? pts/8\\x0aroot Nov 14 22:15   ?             1 (a\\x09b)\n' +
+        '           pts/9        Nov 14 22:15                 2 id=\\x0a  term=0 exit=0\n' +
+        '           run-level \\x0a Nov 14 22:15                   last=S\n',
+    );
+    assert.equal(whoCount(['\rroot', 'bob']), '\\x0droot bob\n# users=2\n');
+  });
+
   test('headings follow the columns', () => {
     assert.equal(whoHeading({}), 'NAME     LINE         TIME         COMMENT');
     assert.equal(whoHeading({ pid: true }), 'NAME     LINE         TIME                PID COMMENT');
