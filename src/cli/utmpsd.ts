@@ -15,7 +15,7 @@ import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByName, lookupUserByUid } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, lookupUserByUid, lookupUserByUidAsync } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -135,7 +135,8 @@ try {
   const wtmp = await WtmpFile.open(where.wtmpFile, fileOptions);
   const policy = new Policy({
     daemonGid: () => getEffectiveIds().egid,
-    lookupUser: lookupUserByName,
+    nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
+    uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
     rateLimiter: new RateLimiter(rateLimit),
     privateReads: values['private-reads'] ?? false,
     userNameOf: (uid) => lookupUserByUid(uid)?.name ?? null,
