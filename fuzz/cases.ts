@@ -270,9 +270,15 @@ const KINDS: Record<string, { weight: number; make: Maker }> = {
   refusals: {
     weight: 2,
     make: (rng) => {
+      // Under about 100 KiB, so that even a UCSPI daemon still starting takes it all into
+      // the socket buffer (a stalled write would be a finding of its own).
       const parts: Buffer[] = [];
+      let putlines = 0;
       for (let n = rng.range(200, 3000); parts.length < n; ) {
-        if (rng.chance(0.5)) parts.push(Buffer.concat([Buffer.of(0x45), anyRecord(rng)])); // putline by nobody: EPERM
+        if (putlines < 200 && rng.chance(0.3)) {
+          putlines++;
+          parts.push(Buffer.concat([Buffer.of(0x45), anyRecord(rng)])); // putline by nobody: EPERM
+        }
         else parts.push(Buffer.concat([Buffer.of(0x69, 0, rng.pick([0, 9, 10, 200]), 0, 0, 0, 0)])); // getid of no searchable type: EINVAL
       }
       const conversations: Conversation[] = [{ service: 'utmp', who: 'nobody', chunks: split(rng, Buffer.concat(parts)), end: 'eof' }];
