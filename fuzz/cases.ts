@@ -6,6 +6,7 @@
 // sweep every command byte, send huge bursts, dribble byte by byte or hang up mid-way.
 
 import type { Conversation, EndMode } from './conversation.js';
+import type { LockHold } from './locker.js';
 import { bodySize, READ_BODY, RECORD, type Service, UTMP_COMMANDS, type Who } from './model.js';
 import { caseSeed, Prng } from './prng.js';
 
@@ -13,6 +14,8 @@ export interface FuzzCase {
   index: number;
   kind: string;
   conversations: Conversation[];
+  /** Locks other processes hold on the files while the case plays. */
+  locks?: LockHold[];
 }
 
 const LINES = ['pts/0', 'pts/1', 'pts/2', 'pts/3', 'tty1', 'tty2', 'ttyp0', ':0', ''];
@@ -136,7 +139,7 @@ function conversation(rng: Prng, service: Service, who: Who, bytes: Buffer, end 
   return { service, who, chunks, end, abortAfter: end === 'abort' ? rng.int(chunks.length + 1) : undefined };
 }
 
-type Maker = (rng: Prng, index: number) => Conversation[];
+type Maker = (rng: Prng, index: number) => Conversation[] | { conversations: Conversation[]; locks: LockHold[] };
 
 function many(rng: Prng, make: () => Conversation, max = 4): Conversation[] {
   return Array.from({ length: rng.range(1, max) }, make);
@@ -263,6 +266,79 @@ const KINDS: Record<string, { weight: number; make: Maker }> = {
         return conversation(rng, service, who, validStream(rng, service, who, rng.range(2, 10)), rng.chance(0.8) ? 'eof' : 'abort');
       }),
   },
+  // Refusals as fast as a client can ask: the log must not grow with them (log-summary.ts).
+  refusals: {
+    weight: 2,
+    make: (rng) => {
+      // Under about 100 KiB, so that even a UCSPI daemon still starting takes it all into
+      // the socket buffer (a stalled write would be a finding of its own).
+      const parts: Buffer[] = [];
+      let putlines = 0;
+      for (let n = rng.range(200, 3000); parts.length < n; ) {
+        if (putlines < 200 && rng.chance(0.3)) {
+          putlines++;
+          parts.push(Buffer.concat([Buffer.of(0x45), anyRecord(rng)])); // putline by nobody: EPERM
+        }
+        else parts.push(Buffer.concat([Buffer.of(0x69, 0, rng.pick([0, 9, 10, 200]), 0, 0, 0, 0)])); // getid of no searchable type: EINVAL
+      }
+      const conversations: Conversation[] = [{ service: 'utmp', who: 'nobody', chunks: split(rng, Buffer.concat(parts)), end: 'eof' }];
+      // wtmp appends nobody may not make: another name, or a type only root writes.
+      for (let k = rng.range(2, 8); k > 0; k--) {
+        const rec = plausibleRecord(rng, rng.chance(0.5) ? 'root' : 'nobody');
+        if (rng.chance(0.6)) rec.writeInt16LE(rng.pick([0, 1, 2, 3, 4, 5, 9]), 0);
+        conversations.push({ service: 'wtmp', who: 'nobody', chunks: [Buffer.concat([Buffer.of(0x2b), rec])], end: 'eof' });
+      }
+      // Connections the server closes: an unknown command byte.
+      for (let k = rng.int(6); k > 0; k--) conversations.push({ service: 'utmp', who: 'nobody', chunks: [Buffer.of(0x78)], end: 'eof' });
+      return conversations;
+    },
+  },
+  // Pipeliners that never read their answers, holding the connection a while; others
+  // (root's valid requests) must be served all the same.
+  nonReader: {
+    weight: 2,
+    make: (rng) => {
+      const conversations: Conversation[] = many(
+        rng,
+        () => {
+          const who = pickWho(rng);
+          if (rng.chance(0.2)) {
+            return { service: 'wtmp', who, chunks: [readRequest(rng)], end: 'stall', holdMs: rng.range(100, 3000) };
+          }
+          const bytes = Buffer.concat(Array.from({ length: rng.range(50, 2000) }, () => Buffer.from(rng.pick(['A', 'rA', 'r', 'e', 'ee']), 'latin1')));
+          return { service: 'utmp', who, chunks: split(rng, bytes), end: 'stall', holdMs: rng.range(100, 3000) };
+        },
+        3,
+      );
+      for (let k = rng.range(1, 3); k > 0; k--) {
+        const service = pickService(rng);
+        conversations.push(conversation(rng, service, 'root', validStream(rng, service, 'root'), 'eof'));
+      }
+      return conversations;
+    },
+  },
+  // Another process holds a lock on a file while valid requests come in: nobody can hold
+  // a read lock on a 0644 file, root a write lock too. Held well inside -L (5 s here).
+  locks: {
+    weight: 2,
+    make: (rng) => {
+      const locks: LockHold[] = Array.from({ length: rng.range(1, 2) }, () => {
+        const who = pickWho(rng);
+        return {
+          file: rng.chance(0.5) ? 'utmp' : 'wtmp',
+          kind: who === 'root' && rng.chance(0.5) ? 'write' : 'read',
+          who,
+          holdMs: rng.range(50, 1500),
+        };
+      });
+      const conversations = many(rng, () => {
+        const service = pickService(rng);
+        const who = pickWho(rng);
+        return conversation(rng, service, who, validStream(rng, service, who), rng.chance(0.8) ? 'eof' : 'close');
+      });
+      return { conversations, locks };
+    },
+  },
   empty: {
     weight: 1,
     make: (rng) => many(rng, () => ({ service: pickService(rng), who: pickWho(rng), chunks: [], end: endMode(rng) })),
@@ -277,7 +353,8 @@ export const CASE_KINDS: readonly string[] = Object.keys(KINDS);
 export function makeCase(seed: number, index: number): FuzzCase {
   const rng = new Prng(caseSeed(seed, index));
   const kind = rng.weighted(WEIGHTS);
-  return { index, kind, conversations: KINDS[kind].make(rng, index) };
+  const made = KINDS[kind].make(rng, index);
+  return Array.isArray(made) ? { index, kind, conversations: made } : { index, kind, ...made };
 }
 
 /** Cases that send every command byte 0..255 to one service, 16 connections per case. */
@@ -307,7 +384,8 @@ export function describeCase(c: FuzzCase): string {
   const convs = c.conversations.map((v) => {
     const bytes = Buffer.concat(v.chunks);
     const head = bytes.subarray(0, 8).toString('hex');
-    return `${v.service}/${v.who}/${v.end}${v.abortAfter !== undefined && v.end === 'abort' ? `@${v.abortAfter}` : ''}:${v.chunks.length}w:${bytes.length}B:${head}`;
+    return `${v.service}/${v.who}/${v.end}${v.end === 'stall' ? `@${v.holdMs}ms` : ''}${v.abortAfter !== undefined && v.end === 'abort' ? `@${v.abortAfter}` : ''}:${v.chunks.length}w:${bytes.length}B:${head}`;
   });
-  return `case ${c.index} (${c.kind}): ${convs.join(' ')}`;
+  const locks = (c.locks ?? []).map((l) => `lock:${l.file}/${l.kind}/${l.who}/${l.holdMs}ms`);
+  return `case ${c.index} (${c.kind}): ${[...locks, ...convs].join(' ')}`;
 }

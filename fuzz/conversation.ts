@@ -12,8 +12,10 @@ import { frame, type Framing, parseAnswers, type ParsePosition, type Service, ty
  * close: send everything, read until every framed request is answered (or the server
  *        closes), then close both directions.
  * abort: send the first `abortAfter` chunks, then close at once without reading.
+ * stall: never read; send what the server takes, keep the connection open `holdMs`, then
+ *        close at once (a pipelining client that lets its answers pile up).
  */
-export type EndMode = 'eof' | 'close' | 'abort';
+export type EndMode = 'eof' | 'close' | 'abort' | 'stall';
 
 export interface Conversation {
   service: Service;
@@ -23,6 +25,8 @@ export interface Conversation {
   abortAfter?: number;
   /** Pause between chunks in ms; 0 waits only for the write to be taken. */
   gapMs?: number;
+  /** 'stall': how long to hold the connection without reading. */
+  holdMs?: number;
 }
 
 export interface Outcome {
@@ -137,6 +141,21 @@ export async function converse(path: string, conv: Conversation, guardMs: number
     poke();
   });
 
+  if (conv.end === 'stall') {
+    socket.pause();
+    for (const chunk of conv.chunks) {
+      if (socketError !== undefined || closed) break;
+      try {
+        if ((await write(socket, chunk, Math.min(stallMs, conv.holdMs ?? 0))) === 'stalled') break;
+      } catch (e) {
+        socketError ??= String((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+        break;
+      }
+    }
+    await sleep(conv.holdMs ?? 0);
+    socket.destroy();
+    return { received: Buffer.from(sink.view()), serverEof, socketError, hung: false };
+  }
   const count = conv.end === 'abort' ? Math.min(conv.abortAfter ?? conv.chunks.length, conv.chunks.length) : conv.chunks.length;
   for (let i = 0; i < count && socketError === undefined && !closed; i++) {
     try {
@@ -186,6 +205,7 @@ export interface ConversationJson {
   end: EndMode;
   abortAfter?: number;
   gapMs?: number;
+  holdMs?: number;
 }
 
 export interface OutcomeJson {

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from './agent.js';
 import { describeCase, type FuzzCase, makeCase, plausibleRecord, seedRecords, sweepCases } from './cases.js';
 import { type Conversation, converse, type Outcome } from './conversation.js';
+import { takeLock } from './locker.js';
 import { RECORD } from './model.js';
 import { judge, lateRecord, type LateRecord, type Played, settleLate, type Snapshot, strangeLogLine } from './oracle.js';
 import { caseSeed, Prng } from './prng.js';
@@ -82,6 +83,13 @@ const MAX_UTMP_RECORDS = 200;
 const MAX_WTMP_RECORDS = 1000;
 /** Cases after which an unanswered write of an aborted connection may no longer land. */
 const LATE_CASES = 20;
+/**
+ * Log lines about nobody one case may cause: utmpsd logs a non-root peer's refusals and
+ * failed connections once per (uid, reason) and window, plus one count line each; a UCSPI
+ * daemon does the same for its one connection, and says why it exited.
+ */
+const NOBODY_LINES_PER_CASE = 40;
+const NOBODY_LINES_PER_UCSPI_CONNECTION = 6;
 
 function readSnapshot(t: Target): Snapshot {
   return { utmp: readFileSync(t.utmpFile), wtmp: readFileSync(t.wtmpFile) };
@@ -177,7 +185,17 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     /** Plays and judges one case; false once the server is gone. */
     const runCase = async (c: FuzzCase, number: number): Promise<boolean> => {
       const before = readSnapshot(t);
+      const releases: Promise<void>[] = [];
+      for (const hold of c.locks ?? []) {
+        try {
+          const release = await takeLock(hold.file === 'utmp' ? t.utmpFile : t.wtmpFile, hold.kind, hold.who);
+          releases.push(sleep(hold.holdMs).then(release));
+        } catch (e) {
+          violation(c, `unable to hold a ${hold.kind} lock on ${hold.file} as ${hold.who}: ${(e as Error).message}`);
+        }
+      }
       const outcomes = await Promise.all(c.conversations.map(play));
+      await Promise.all(releases);
       const released = await quiesce();
       if (!released) violation(c, `the server still holds a connection of the case ${quiesceMs} ms after the client closed it`);
       // utmpsd: a read goes through the utmp file's queue, after anything a closed connection
@@ -201,7 +219,12 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         violation(c, `the server is gone (${t.exitStatus()}); its last words: ${t.stderr().slice(-500)}`);
         return false;
       }
-      for (const line of t.newLines()) {
+      const lines = t.newLines();
+      const nobodyConnections = c.conversations.filter((conv) => conv.who === 'nobody').length;
+      const nobodyBound = NOBODY_LINES_PER_CASE + (t.kind === 'ucspi' ? NOBODY_LINES_PER_UCSPI_CONNECTION * nobodyConnections : 0);
+      const aboutNobody = lines.filter((line) => /\buid 65534\b/.test(line)).length;
+      if (aboutNobody > nobodyBound) violation(c, `${aboutNobody} log lines about uid 65534 in one case (at most ${nobodyBound}): a refusal flood reaches the log`);
+      for (const line of lines) {
         const strange = strangeLogLine(line);
         if (strange) violation(c, strange);
         else if (/: (warning|fatal): /.test(line)) {

@@ -106,17 +106,34 @@ export function frame(service: Service, bytes: Uint8Array): Framing {
   return { frames, stop: 'end' };
 }
 
-/** The user name a wtmpd looks up: ut_user (offset 44) up to a NUL, at most 31 bytes. */
+/** ut_user (offset 44) up to a NUL, all 32 bytes when there is none. */
 export function wtmpUserName(record: Uint8Array): string {
-  const field = record.subarray(44, 44 + 31);
+  const field = record.subarray(44, 44 + 32);
   const nul = field.indexOf(0);
   return Buffer.from(nul < 0 ? field : field.subarray(0, nul)).toString('latin1');
 }
 
-/** True when this peer is allowed to make this request change the file. */
+/**
+ * What nobody may append (docs/PROTOCOL-EXTENSIONS.md): LOGIN_PROCESS, USER_PROCESS or
+ * DEAD_PROCESS naming exactly 'nobody'; a DEAD_PROCESS only when utmp agrees (deadAllowed).
+ */
+const NON_ROOT_TYPES = new Set([6, 7, 8]);
+
+/** True when this peer is allowed to make this request change the file (for DEAD_PROCESS: may be). */
 export function mayWrite(service: Service, who: Who, f: Frame): boolean {
   if (service === 'utmp') return f.command === 0x45 && who === 'root';
-  return f.command === 0x2b && (who === 'root' || wtmpUserName(f.body) === 'nobody');
+  if (f.command !== 0x2b) return false;
+  return who === 'root' || (NON_ROOT_TYPES.has(recordType(f.body)) && wtmpUserName(f.body) === 'nobody');
+}
+
+/**
+ * May nobody append this DEAD_PROCESS, given what utmp holds? Every live entry (LOGIN or
+ * USER_PROCESS) for its ut_line names nobody, and there is at least one.
+ */
+export function deadAllowed(record: Uint8Array, utmp: readonly Uint8Array[]): boolean {
+  const line = record.subarray(8, 40);
+  const live = utmp.filter((r) => (recordType(r) === 6 || recordType(r) === 7) && sameField(line, r.subarray(8, 40)));
+  return live.length > 0 && live.every((r) => wtmpUserName(r) === 'nobody');
 }
 
 /** Records this stream may add to the file of its service (in request order). */
@@ -187,10 +204,21 @@ const ESRCH = 3;
 const EPERM = 1;
 const EINVAL = 22;
 
+/** What is known of utmp while a conversation runs: its records, when nothing could change them. */
+export interface AnswerContext {
+  utmp?: readonly Uint8Array[];
+}
+
 /** The statuses a frame may be answered with, and whether a record follows a 0. */
-function expectation(service: Service, who: Who, f: Frame): { statuses: number[]; record: boolean; many: boolean } {
+function expectation(service: Service, who: Who, f: Frame, ctx: AnswerContext): { statuses: number[]; record: boolean; many: boolean } {
   if (service === 'wtmp' && f.command === 0x52) return { statuses: [ESRCH], record: true, many: true };
-  if (service === 'wtmp') return { statuses: [mayWrite('wtmp', who, f) ? 0 : EPERM], record: false, many: false };
+  if (service === 'wtmp') {
+    if (!mayWrite('wtmp', who, f)) return { statuses: [EPERM], record: false, many: false };
+    if (who === 'root' || recordType(f.body) !== 8) return { statuses: [0], record: false, many: false };
+    // A non-root DEAD_PROCESS depends on utmp, which root's putlines may change meanwhile.
+    const statuses = ctx.utmp === undefined ? [0, EPERM] : [deadAllowed(f.body, ctx.utmp) ? 0 : EPERM];
+    return { statuses, record: false, many: false };
+  }
   switch (f.command) {
     case 0x72:
       return { statuses: [0], record: false, many: false };
@@ -249,6 +277,7 @@ export function parseAnswers(
   frames: readonly Frame[],
   received: Uint8Array,
   from: ParsePosition = { frame: 0, at: 0 },
+  ctx: AnswerContext = {},
 ): AnswerParse {
   const answers: Answer[] = [];
   const problems: string[] = [];
@@ -257,7 +286,7 @@ export function parseAnswers(
     const start = at;
     const stopHere = (): AnswerParse => ({ answers, complete: false, extra: 0, problems, resume: { frame: i, at: start } });
     const f = frames[i];
-    const want = expectation(service, who, f);
+    const want = expectation(service, who, f, ctx);
     const records: Buffer[] = [];
     let status: number;
     for (;;) {

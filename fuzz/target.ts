@@ -2,7 +2,7 @@
 // directory, a tmpfs mount, a state directory with hostile files in it):
 //   utmpsd: `utmpsd --state-dir DIR --notify-fd 3 ...`;
 //   ucspi:  two `s6-ipcserver -1` (one per socket) running bin/utmps-utmpd (./utmp) and
-//           bin/utmps-wtmpd wtmp, with DIR as their working directory.
+//           bin/utmps-wtmpd -U DIR/utmp wtmp, with DIR as their working directory.
 // Each server leads its own process group, so stopping it also ends any per-connection
 // daemon still running. Only groups started here are ever signalled.
 
@@ -220,7 +220,8 @@ export async function startTarget(kind: TargetKind, options: TargetOptions): Pro
       log.attach(child.stderr);
       return child;
     };
-    children = [server('.utmpd-socket', 'utmps-utmpd', []), server('.wtmpd-socket', 'utmps-wtmpd', ['wtmp'])];
+    // utmps-wtmpd reads the utmp beside it (-U) to check non-root DEAD_PROCESS records.
+    children = [server('.utmpd-socket', 'utmps-utmpd', []), server('.wtmpd-socket', 'utmps-wtmpd', ['-U', paths.utmpFile, 'wtmp'])];
     try {
       await Promise.all(children.map((c) => readiness(c, c.stdout!, 's6-ipcserver', log, readyMs)));
     } catch (e) {

@@ -306,7 +306,8 @@ static napi_value getpwuid_sync(napi_env env, napi_callback_info info)
 struct pw_job {
   napi_async_work work;
   napi_deferred deferred;
-  char *name;
+  char *name; /* NULL: look up by uid */
+  uid_t uid;
   struct passwd pw;
   struct passwd *res;
   char *buf;
@@ -324,7 +325,7 @@ static void pw_job_execute(napi_env env, void *data)
 {
   struct pw_job *job = data;
   (void)env; /* no Node-API calls off the main thread */
-  job->err = pw_lookup(job->name, 0, &job->pw, &job->res, &job->buf);
+  job->err = pw_lookup(job->name, job->uid, &job->pw, &job->res, &job->buf);
 }
 
 static void pw_job_complete(napi_env env, napi_status status, void *data)
@@ -353,6 +354,29 @@ static napi_value getpwnam_async(napi_env env, napi_callback_info info)
     return NULL;
   }
   if (napi_create_string_utf8(env, "utmps_sys:getpwnam", NAPI_AUTO_LENGTH, &resource_name) != napi_ok
+      || napi_create_async_work(env, NULL, resource_name, pw_job_execute, pw_job_complete, job, &job->work) != napi_ok) {
+    pw_job_free(job);
+    return NULL;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok
+      || napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    pw_job_free(job);
+    return NULL;
+  }
+  return promise;
+}
+
+/* By uid: the daemons name a peer from its kernel uid, never from what it sent. */
+static napi_value getpwuid_async(napi_env env, napi_callback_info info)
+{
+  napi_value argv[1], promise, resource_name;
+  uint32_t uid;
+  if (!get_args(env, info, 1, argv) || !get_uint(env, argv[0], &uid)) return NULL;
+  struct pw_job *job = calloc(1, sizeof *job);
+  if (!job) return int_value(env, -ENOMEM);
+  job->uid = (uid_t)uid;
+  if (napi_create_string_utf8(env, "utmps_sys:getpwuid", NAPI_AUTO_LENGTH, &resource_name) != napi_ok
       || napi_create_async_work(env, NULL, resource_name, pw_job_execute, pw_job_complete, job, &job->work) != napi_ok) {
     pw_job_free(job);
     return NULL;
@@ -423,6 +447,7 @@ NAPI_MODULE_INIT()
     { "getpwnam", NULL, getpwnam_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwnamAsync", NULL, getpwnam_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuid", NULL, getpwuid_sync, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "getpwuidAsync", NULL, getpwuid_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "effectiveIds", NULL, effective_ids, NULL, NULL, NULL, napi_enumerable, NULL },
     { "notifyDatagram", NULL, notify_datagram, NULL, NULL, NULL, napi_enumerable, NULL },
     { "strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -16,7 +16,7 @@ import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByName, lookupUserByUid, nativeProblem } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, lookupUserByUid, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -166,7 +166,8 @@ try {
   }
   const policy = new Policy({
     daemonGid: () => getEffectiveIds().egid,
-    lookupUser: lookupUserByName,
+    nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
+    uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
     rateLimiter: new RateLimiter(rateLimit),
     privateReads: values['private-reads'] ?? false,
     userNameOf: (uid) => lookupUserByUid(uid)?.name ?? null,

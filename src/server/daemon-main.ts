@@ -4,7 +4,8 @@
 
 import { parseArgs } from 'node:util';
 import { layoutByName, type RecordLayout } from '../record/layout.js';
-import { getEffectiveIds, lookupUserByName, nativeProblem } from '../sys/native.js';
+import { getEffectiveIds, lookupUserByName, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
+import { LogSummary } from './log-summary.js';
 import { Policy } from './policy.js';
 import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTimeouts } from './session.js';
 import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
@@ -14,6 +15,8 @@ import type { ServiceEvents } from './utmp-service.js';
 export interface DaemonSpec {
   prog: string;
   usage: string;
+  /** Takes -U/--utmp-file PATH (utmps-wtmpd, to check DEAD_PROCESS records; policy.ts). */
+  utmpFileOption?: boolean;
   /** Builds the handler for this connection; the file argument is the positional, if any. */
   build(args: DaemonArgs, peer: Peer, policy: Policy, events: ServiceEvents): Promise<ServiceHandler>;
   /** Exit code and message for each way a session ends. */
@@ -24,9 +27,14 @@ export interface DaemonArgs {
   file: string | undefined;
   layout: RecordLayout;
   lockTimeoutMs: number;
+  /** -U: where utmp is (utmps-wtmpd only). */
+  utmpFile: string;
   timeouts: SessionTimeouts;
   warn: (message: string) => void;
 }
+
+/** Where utmps-utmpd keeps utmp in the usual setup (its working directory). */
+export const DEFAULT_UTMP_FILE = '/run/utmps/utmp';
 
 function milliseconds(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -54,6 +62,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
         'lock-timeout': { type: 'string', short: 'L' },
         format: { type: 'string', short: 'F' },
         help: { type: 'boolean', short: 'h' },
+        ...(spec.utmpFileOption ? { 'utmp-file': { type: 'string', short: 'U' } as const } : {}),
       },
     });
     if (values.help) {
@@ -66,6 +75,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       file: positionals[0],
       layout: layoutByName(values.format ?? 'utmps'),
       lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
+      utmpFile: (values as { 'utmp-file'?: string })['utmp-file'] ?? DEFAULT_UTMP_FILE,
       timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], 0) },
       warn: (message) => say('warning', message),
     };
@@ -77,10 +87,20 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   } catch (e) {
     return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);
   }
-  const policy = new Policy({ daemonGid: () => getEffectiveIds().egid, lookupUser: lookupUserByName });
+  const policy = new Policy({
+    daemonGid: () => getEffectiveIds().egid,
+    nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
+    uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
+  });
+  // One connection per process, but a pipelining client can still be refused many times.
+  const summary = new LogSummary((line) => say('warning', line));
+  const exit = (code: number): never => {
+    summary.flush();
+    process.exit(code);
+  };
   let handler: ServiceHandler;
   try {
-    handler = await spec.build(args, peer, policy, { report: (message) => say('warning', message) });
+    handler = await spec.build(args, peer, policy, { report: (reason, message) => summary.report(peer.uid, reason, message) });
   } catch (e) {
     return die(111, (e as Error).message);
   }
@@ -88,9 +108,11 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   try {
     end = await serveStdio(handler, args.timeouts);
   } catch (e) {
+    summary.flush();
     return die(e instanceof UsageError ? 100 : 111, (e as Error).message);
   }
   const { code, message } = spec.exitFor(end);
+  summary.flush();
   if (message) say('fatal', message);
-  process.exit(code);
+  return exit(code);
 }

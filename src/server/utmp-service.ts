@@ -10,8 +10,11 @@ import type { Peer, Policy } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 
 export interface ServiceEvents {
-  /** One line per refused or failed request; never record contents. */
-  report(message: string): void;
+  /**
+   * A refused or failed request, never with record contents. `reason` is the kind, in the
+   * plural ("putline refusals"): the log summarises a non-root peer's events per kind.
+   */
+  report(reason: string, message: string): void;
 }
 
 export class UtmpService implements ServiceHandler {
@@ -31,7 +34,10 @@ export class UtmpService implements ServiceHandler {
       return { answer: await this.dispatch(request) };
     } catch (e) {
       const errno = errnoOf(e);
-      this.events.report(`${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`);
+      this.events.report(
+        `${request.op} failures (${errnoName(errno)})`,
+        `${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`,
+      );
       return { answer: statusAnswer(errno) };
     }
   }
@@ -53,7 +59,7 @@ export class UtmpService implements ServiceHandler {
       case 'putline': {
         const refusal = this.policy.utmpWrite(this.peer);
         if (refusal) {
-          if (!refusal.quiet) this.events.report(`putline refused: ${refusal.reason}`);
+          this.events.report('putline refusals', `putline refused: ${refusal.reason}`);
           return statusAnswer(refusal.errno);
         }
         await this.file.putline(this.cursor, request.record);

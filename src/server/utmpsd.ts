@@ -9,9 +9,11 @@ import type { WtmpFile } from '../store/wtmp-file.js';
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
 import { type Listener, listenOnFd, listenOnPath, removeSocket, type ServiceName } from './listen.js';
 import type { Logger } from './log.js';
+import { LogSummary } from './log-summary.js';
 import type { Peer, Policy } from './policy.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 import { UtmpService } from './utmp-service.js';
+import { utmpViewOf } from './utmp-view.js';
 import { WtmpService } from './wtmp-service.js';
 
 export interface UtmpsdOptions {
@@ -23,17 +25,22 @@ export interface UtmpsdOptions {
   timeouts: SessionTimeouts;
   limits: ConnectionLimitOptions;
   log: Logger;
+  /** Window of the per-(uid, reason) log summary (log-summary.ts; default 10 s). */
+  logWindowMs?: number;
 }
 
 export class Utmpsd {
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Session>();
   private readonly limits: ConnectionLimits;
+  /** Refusals and failed connections: per request for root, summarised for everyone else. */
+  private readonly summary: LogSummary;
   private stopping: Promise<void> | null = null;
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: UtmpsdOptions) {
     this.limits = new ConnectionLimits(options.limits);
+    this.summary = new LogSummary((line) => options.log.warn(line), { windowMs: options.logWindowMs });
   }
 
   static async start(options: UtmpsdOptions): Promise<Utmpsd> {
@@ -78,6 +85,7 @@ export class Utmpsd {
       await done;
     }
     await Promise.all([this.options.utmp.close(), this.options.wtmp.close()]);
+    this.summary.flush();
   }
 
   private closeListeners(): void {
@@ -104,7 +112,7 @@ export class Utmpsd {
     }
     const refusal = this.limits.admit(peer.uid);
     if (refusal) {
-      log.warn(`${service}: refused a connection from uid ${peer.uid} pid ${peer.pid}: ${refusal}`);
+      this.summary.report(peer.uid, `refused ${service} connections`, `${service}: refused a connection from uid ${peer.uid} pid ${peer.pid}: ${refusal}`);
       socket.destroy();
       return;
     }
@@ -123,18 +131,22 @@ export class Utmpsd {
   }
 
   private handlerFor(service: ServiceName, peer: Peer): ServiceHandler {
-    const { policy, log } = this.options;
-    const events = { report: (message: string) => log.warn(`${service}: ${message}`) };
+    const { policy } = this.options;
+    const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
     return service === 'utmp'
       ? new UtmpService(this.options.utmp, peer, policy, events)
-      : new WtmpService(this.options.wtmp, peer, policy, events);
+      : new WtmpService(this.options.wtmp, peer, policy, events, utmpViewOf(this.options.utmp));
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
     this.sessions.delete(session);
     this.limits.release(peer.uid);
     if (end.reason === 'protocol' || end.reason === 'truncated' || end.reason === 'timeout' || end.reason === 'error') {
-      this.options.log.warn(`${service}: closed the connection of uid ${peer.uid} pid ${peer.pid}: ${end.reason}: ${end.message}`);
+      this.summary.report(
+        peer.uid,
+        `${service} connections closed (${end.reason})`,
+        `${service}: closed the connection of uid ${peer.uid} pid ${peer.pid}: ${end.reason}: ${end.message}`,
+      );
     }
     if (this.sessions.size === 0) this.drained?.();
   }

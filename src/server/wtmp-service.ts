@@ -4,7 +4,7 @@ import { statusAnswer } from '../protocol/answer.js';
 import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
 import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
-import type { Peer, Policy } from './policy.js';
+import type { Peer, Policy, UtmpView } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { serveRead } from './wtmp-read.js';
@@ -18,6 +18,8 @@ export class WtmpService implements ServiceHandler {
     private readonly peer: Peer,
     private readonly policy: Policy,
     private readonly events: ServiceEvents,
+    /** utmp, to check a non-root peer's DEAD_PROCESS; without it those are refused. */
+    private readonly utmp?: UtmpView,
   ) {}
 
   async handle(request: Request): Promise<HandlerResult> {
@@ -28,15 +30,15 @@ export class WtmpService implements ServiceHandler {
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;
     try {
-      refusal = await this.policy.wtmpAppend(this.peer, request.record);
+      refusal = await this.policy.wtmpAppend(this.peer, request.record, this.utmp);
     } catch (e) {
       // The name service failed: we cannot tell who this is, so nothing is written.
       const message = `unable to verify ut_user identity: ${(e as Error).message}`;
-      this.events.report(`append for uid ${this.peer.uid} failed: ${message}`);
+      this.events.report('append failures', `append for uid ${this.peer.uid} failed: ${message}`);
       return { answer: statusAnswer(errnoOf(e)), end: { reason: 'error', message } };
     }
     if (refusal) {
-      if (!refusal.quiet) this.events.report(`append refused for uid ${this.peer.uid}: ${refusal.reason}`);
+      this.events.report('append refusals', `append refused for uid ${this.peer.uid}: ${refusal.reason}`);
       return { answer: statusAnswer(refusal.errno), end: { reason: 'refused', message: refusal.reason } };
     }
     try {
@@ -45,7 +47,7 @@ export class WtmpService implements ServiceHandler {
     } catch (e) {
       const errno = errnoOf(e);
       const message = `unable to append to wtmp: ${(e as Error).message}`;
-      this.events.report(`append for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${message}`);
+      this.events.report('append failures', `append for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${message}`);
       return { answer: statusAnswer(errno), end: { reason: 'error', message } };
     }
   }

@@ -73,6 +73,7 @@ interface Addon {
   getpwnam(name: string): RawPasswd | null | number;
   getpwnamAsync(name: string): Promise<RawPasswd | null | number>;
   getpwuid(uid: number): RawPasswd | null | number;
+  getpwuidAsync(uid: number): Promise<RawPasswd | null | number>;
   effectiveIds(): { euid: number; egid: number };
   strerror(errno: number): string;
   notifyDatagram(path: string, data: Buffer): number;
@@ -304,6 +305,12 @@ export function lookupUserByNameSync(name: string): PasswdEntry | null {
 export function lookupUserByUid(uid: number): PasswdEntry | null {
   checkUid(uid);
   return passwdResult(native().getpwuid(uid), 'getpwuid_r');
+}
+
+/** getpwuid_r through NSS on the libuv thread pool; null when no user has this uid. */
+export async function lookupUserByUidAsync(uid: number): Promise<PasswdEntry | null> {
+  checkUid(uid);
+  return passwdResult(await native().getpwuidAsync(uid), 'getpwuid_r');
 }
 
 export function getEffectiveIds(): { euid: number; egid: number } {

@@ -78,7 +78,7 @@ export async function startUcspi(options: DaemonOptions = {}): Promise<Daemons> 
     return child;
   };
   const utmpd = start('.utmpd-socket', 'utmps-utmpd', []);
-  const wtmpd = start('.wtmpd-socket', 'utmps-wtmpd', ['wtmp']);
+  const wtmpd = start('.wtmpd-socket', 'utmps-wtmpd', ['-U', join(dir, 'utmp'), 'wtmp']);
   const children = [utmpd, wtmpd];
   try {
     await Promise.all(children.map((c) => ready(c, c.stdout!, 's6-ipcserver', () => log)));

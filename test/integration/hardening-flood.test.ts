@@ -2,7 +2,7 @@
 // a member of the daemon's group may write utmp, so without a limit one of them could fill
 // the disk or drown the log. utmpsd gives every non-root uid a token bucket
 // (--rate-limit per minute, --rate-burst at once); a refusal is answered EDQUOT (122) and
-// logged once per burst of refusals. Root and every other uid are not affected.
+// logged once per window (log-summary.ts). Root and every other uid are not affected.
 // (UCSPI mode has no rate limit: each connection is a fresh process; docs/SECURITY.md.)
 
 import assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import {
   Agent,
   append,
   DAEMON,
+  eventually,
+  holdConnections,
   NOBODY,
   putline,
   record,
@@ -24,6 +26,7 @@ import {
   withTarget,
 } from '../helpers/fuzz-hardening.js';
 import { UTMPSD_JS } from '../../fuzz/target.js';
+import { TRANSPORTS } from '../helpers/transports.js';
 
 const EDQUOT = 122;
 const BURST = 3;
@@ -87,11 +90,17 @@ describe('flooding (utmpsd per-uid write rate limits)', () => {
       }
     }));
 
-  test(
-    'refused requests cannot flood the log: not one line per refused request',
-    { todo: 'utmp-service.ts reports every EPERM putline and every EINVAL getid; a user turns 35 KB of requests into 480 KB of log' },
-    () =>
-      withTarget('utmpsd', { utmpsdArgs: RATE }, async (d) => {
+});
+
+// The log under floods (log-summary.ts): a non-root peer's refusals and failed connections
+// are logged once per (uid, reason) in a window, then counted in one line at the end of the
+// window or at shutdown; root's stay one line each.
+const count = (log: string, re: RegExp): number => log.split('\n').filter((l) => re.test(l)).length;
+
+describe('refusals cannot flood the log', () => {
+  for (const kind of TRANSPORTS) {
+    test(`${kind}: 1000 EINVAL getids and 1000 EPERM putlines on one connection: a few lines, then their counts`, () =>
+      withTarget(kind, { utmpsdArgs: RATE }, async (d) => {
         const nobody = await Agent.start(NOBODY.uid, NOBODY.gid);
         try {
           const n = 1000;
@@ -100,11 +109,48 @@ describe('flooding (utmpsd per-uid write rate limits)', () => {
           const o = await talkAs(nobody, d.utmpSocket, Buffer.concat([getids, puts]));
           assert.equal(o.received.length, 2 * n, 'every request answered');
           assert.ok(o.received.subarray(0, n).every((b) => b === 22) && o.received.subarray(n).every((b) => b === 1));
-          const lines = d.stderr().split('\n').filter((l) => l.includes(`uid ${NOBODY.uid}`));
-          assert.ok(lines.length <= 10, `${lines.length} log lines for ${2 * n} refused requests`);
+          // utmpsd counts until the window ends or it stops; a UCSPI daemon until it exits.
+          if (kind === 'utmpsd') await d.stop();
+          const counted = (re: RegExp): Promise<boolean> => eventually(() => count(d.stderr(), re) === 1);
+          assert.ok(await counted(/uid 65534: 999 more (utmp )?putline refusals in \d+ s$/), d.stderr());
+          assert.ok(await counted(/uid 65534: 999 more (utmp )?getid failures \(EINVAL\) in \d+ s$/), d.stderr());
+          const lines = count(d.stderr(), new RegExp(`uid ${NOBODY.uid}`));
+          assert.ok(lines <= 6, `${lines} log lines for ${2 * n} refused requests:\n${d.stderr()}`);
         } finally {
           await nobody.stop();
         }
-      }),
-  );
+      }));
+  }
+
+  test('utmpsd: connection spam at the per-uid cap: one line, then a count', () =>
+    withTarget('utmpsd', { utmpsdArgs: ['-C', '2'] }, async (d) => {
+      const held = await holdConnections(NOBODY, d.utmpSocket, 302);
+      try {
+        assert.equal(held.outcomes.filter((o) => o === 'closed').length, 300, 'all but two refused');
+      } finally {
+        await held.release();
+      }
+      await d.stop();
+      const log = d.stderr();
+      assert.equal(count(log, /refused a connection from uid 65534/), 1, log);
+      assert.equal(count(log, /uid 65534: 299 more refused utmp connections in \d+ s$/), 1, log);
+      assert.ok(count(log, /65534/) <= 3, log);
+    }));
+
+  test('utmpsd: connections closed for protocol errors: one line and a count for nobody, one line each for root', () =>
+    withTarget('utmpsd', {}, async (d) => {
+      const nobody = await Agent.start(NOBODY.uid, NOBODY.gid);
+      try {
+        const bad = Buffer.from('x', 'latin1'); // no such command: the server closes without answering
+        for (let i = 0; i < 200; i++) await talkAs(nobody, d.utmpSocket, bad);
+        for (let i = 0; i < 3; i++) await talk(d.utmpSocket, bad);
+      } finally {
+        await nobody.stop();
+      }
+      await d.stop();
+      const log = d.stderr();
+      assert.equal(count(log, /closed the connection of uid 65534 .*: protocol: /), 1, log);
+      assert.equal(count(log, /uid 65534: 199 more utmp connections closed \(protocol\) in \d+ s$/), 1, log);
+      assert.equal(count(log, /closed the connection of uid 0 .*: protocol: /), 3, 'root: one line per connection');
+    }));
 });
