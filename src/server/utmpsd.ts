@@ -142,14 +142,12 @@ export class Utmpsd {
 
 function transportOf(socket: Socket): Transport {
   return {
-    write: (data) => {
-      // Errors surface as the socket's 'error' event, which ends the session.
-      socket.write(data);
-      // Below the high-water mark (the usual case): nothing to wait for. 'drain' only comes
-      // after write() returned false, i.e. once the buffer reached the mark.
-      if (socket.writableLength < socket.writableHighWaterMark || socket.destroyed) return 'sent';
-      return new Promise<void>((resolve) => socket.once('drain', resolve));
-    },
+    write: (data) =>
+      new Promise<void>((resolve) => {
+        // A failed write surfaces as the socket's 'error' event, which ends the session.
+        socket.write(data, () => resolve());
+      }),
+    unsent: () => (socket.destroyed ? 0 : socket.writableLength),
     close: () => {
       // Flush what was answered, then let go of both directions.
       if (socket.writable) socket.end(() => socket.destroy());
