@@ -7,10 +7,10 @@ import { WtmpFile } from '../store/wtmp-file.js';
 
 await runDaemon({
   prog: 'utmps-wtmpd',
-  usage: 'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ] [ file ]',
+  usage: 'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -f follow-timeout-ms ] [ -F utmps|glibc ] [ file ]',
   async build(args, peer, policy, events) {
     const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
-    return new WtmpService(file, peer, policy, events);
+    return new WtmpService(file, peer, policy, events, { followTimeoutMs: args.followTimeoutMs });
   },
   exitFor(end) {
     switch (end.reason) {

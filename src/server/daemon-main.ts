@@ -10,10 +10,13 @@ import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTim
 import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
 import type { Peer } from './policy.js';
 import type { ServiceEvents } from './utmp-service.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 
 export interface DaemonSpec {
   prog: string;
   usage: string;
+  /** The idle deadline between requests when -i is not given (0: none). */
+  defaultIdleMs?: number;
   /** Builds the handler for this connection; the file argument is the positional, if any. */
   build(args: DaemonArgs, peer: Peer, policy: Policy, events: ServiceEvents): Promise<ServiceHandler>;
   /** Exit code and message for each way a session ends. */
@@ -24,6 +27,8 @@ export interface DaemonArgs {
   file: string | undefined;
   layout: RecordLayout;
   lockTimeoutMs: number;
+  /** -f: a wtmp follower sent nothing for this long is closed (0: never). */
+  followTimeoutMs: number;
   timeouts: SessionTimeouts;
   warn: (message: string) => void;
 }
@@ -52,6 +57,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
         timeout: { type: 'string', short: 't' },
         'idle-timeout': { type: 'string', short: 'i' },
         'lock-timeout': { type: 'string', short: 'L' },
+        'follow-timeout': { type: 'string', short: 'f' },
         format: { type: 'string', short: 'F' },
       },
     });
@@ -61,7 +67,8 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       file: positionals[0],
       layout: layoutByName(values.format ?? 'utmps'),
       lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
-      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], 0) },
+      followTimeoutMs: milliseconds('-f', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS),
+      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], spec.defaultIdleMs ?? 0) },
       warn: (message) => say('warning', message),
     };
     peer = peerFromEnvironment();

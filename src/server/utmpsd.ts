@@ -12,7 +12,14 @@ import type { Logger } from './log.js';
 import type { Peer, Policy } from './policy.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 import { UtmpService } from './utmp-service.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 import { WtmpService } from './wtmp-service.js';
+
+export interface UtmpsdStats {
+  connections: number;
+  /** The most answer bytes any one connection has held at once (Session.peakBuffered). */
+  peakBufferedPerConnection: number;
+}
 
 export interface UtmpsdOptions {
   /** Where to listen: a path to create, or an inherited listening fd. */
@@ -22,6 +29,8 @@ export interface UtmpsdOptions {
   policy: Policy;
   timeouts: SessionTimeouts;
   limits: ConnectionLimitOptions;
+  /** A wtmp follower sent nothing for this long is closed; 0: never. */
+  followTimeoutMs?: number;
   log: Logger;
 }
 
@@ -30,6 +39,7 @@ export class Utmpsd {
   private readonly sessions = new Set<Session>();
   private readonly limits: ConnectionLimits;
   private stopping: Promise<void> | null = null;
+  private peakBuffered = 0;
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: UtmpsdOptions) {
@@ -55,6 +65,12 @@ export class Utmpsd {
 
   get connections(): number {
     return this.limits.connections;
+  }
+
+  stats(): UtmpsdStats {
+    let peak = this.peakBuffered;
+    for (const session of this.sessions) peak = Math.max(peak, session.peakBuffered);
+    return { connections: this.limits.connections, peakBufferedPerConnection: peak };
   }
 
   describeSockets(): string[] {
@@ -109,9 +125,12 @@ export class Utmpsd {
       return;
     }
     log.info(`${service}: connection from uid ${peer.uid} gid ${peer.gid} pid ${peer.pid}`);
-    const session = new Session(this.handlerFor(service, peer), transportOf(socket), this.options.timeouts, (end) =>
-      this.ended(service, peer, session, end),
-    );
+    let releaseFollower: (() => void) | null = null;
+    const admitFollower = (): boolean => (releaseFollower = this.limits.admitFollower(peer.uid)) !== null;
+    const session = new Session(this.handlerFor(service, peer, admitFollower), transportOf(socket), this.options.timeouts, (end) => {
+      releaseFollower?.();
+      this.ended(service, peer, session, end);
+    });
     this.sessions.add(session);
     socket.on('data', (chunk: Buffer) => session.push(chunk));
     socket.on('end', () => session.eof());
@@ -122,16 +141,20 @@ export class Utmpsd {
     socket.on('close', () => session.abort({ reason: 'eof' }));
   }
 
-  private handlerFor(service: ServiceName, peer: Peer): ServiceHandler {
+  private handlerFor(service: ServiceName, peer: Peer, admitFollower: () => boolean): ServiceHandler {
     const { policy, log } = this.options;
     const events = { report: (message: string) => log.warn(`${service}: ${message}`) };
     return service === 'utmp'
       ? new UtmpService(this.options.utmp, peer, policy, events)
-      : new WtmpService(this.options.wtmp, peer, policy, events);
+      : new WtmpService(this.options.wtmp, peer, policy, events, {
+          followTimeoutMs: this.options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS,
+          admitFollower,
+        });
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
     this.sessions.delete(session);
+    this.peakBuffered = Math.max(this.peakBuffered, session.peakBuffered);
     this.limits.release(peer.uid);
     if (end.reason === 'protocol' || end.reason === 'truncated' || end.reason === 'timeout' || end.reason === 'error') {
       this.options.log.warn(`${service}: closed the connection of uid ${peer.uid} pid ${peer.pid}: ${end.reason}: ${end.message}`);
