@@ -17,6 +17,8 @@ interface Job {
   request: string;
   mode: 'read' | 'noread';
   settleMs: number;
+  /** Send the request this many times over, in one write (default 1). */
+  repeat?: number;
   /** Wait (up to settleMs) until each connection got this many bytes or was closed. */
   expect?: number;
 }
@@ -47,7 +49,8 @@ function open(job: Job): Promise<Conn> {
     socket.on('error', closed);
     socket.once('connect', () => {
       if (job.mode === 'noread') socket.pause();
-      if (job.request.length > 0) socket.write(Buffer.from(job.request, 'hex'));
+      const one = Buffer.from(job.request, 'hex');
+      if (one.length > 0) socket.write(Buffer.concat(new Array<Buffer>(job.repeat ?? 1).fill(one)));
       resolve(conn);
     });
     socket.once('error', () => resolve(conn));

@@ -15,6 +15,8 @@ export interface Held {
   outcomes: { received: string; closed: boolean }[];
   /** Connections still open. */
   open: number;
+  /** Reads every connection to its end (after our EOF); the bytes each received in all. */
+  drain(): Promise<number[]>;
   release(): Promise<void>;
 }
 
@@ -45,10 +47,11 @@ export async function hold(
   n: number,
   request: Buffer = Buffer.alloc(0),
   expect = 0,
+  mode: 'read' | 'noread' = 'read',
 ): Promise<Held> {
   // Silent connections: give the server a moment to close the excess. Otherwise wait
   // (a hang guard) until each connection has its first answer or was closed.
-  const job = { socket, n, request: request.toString('hex'), mode: 'read', settleMs: expect > 0 ? 30_000 : 1500, expect };
+  const job = { socket, n, request: request.toString('hex'), mode, settleMs: expect > 0 ? 30_000 : 1500, expect };
   const child: ChildProcess = spawn(
     'setpriv',
     [`--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', process.execPath, HOG, JSON.stringify(job)],
@@ -73,7 +76,20 @@ export async function hold(
       child.once('exit', (code) => reject(new Error(`conn-hog exited ${code}: ${err}`)));
     });
     const outcomes = JSON.parse(line) as Held['outcomes'];
-    return { outcomes, open: outcomes.filter((o) => !o.closed).length, release };
+    const drain = async (): Promise<number[]> => {
+      const second = new Promise<string>((resolve, reject) => {
+        const check = (): void => {
+          const lines = out.split('\n');
+          if (lines.length > 2) resolve(lines[1]);
+        };
+        child.stdout!.on('data', check);
+        child.once('exit', (code) => reject(new Error(`conn-hog exited ${code}: ${err}`)));
+        check();
+      });
+      child.stdin!.write('drain\n');
+      return JSON.parse(await second) as number[];
+    };
+    return { outcomes, open: outcomes.filter((o) => !o.closed).length, drain, release };
   } catch (e) {
     await release();
     throw e;
