@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promis
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCBench } from './cbench.js';
+import { nonReaderLines, type NonReaderResult, runNonReaders } from './nonreaders.js';
 import { installSignalHandlers, interrupted, runJson, spawnGroup, stopAll, stopGroup } from './procs.js';
 import {
   LOADER_NAMES,
@@ -41,6 +42,9 @@ const USAGE = `usage: npm run bench -- [options]
   --ts-processes N        worker processes of the TS load generator, at most (default 4)
   --utmpsd-node-options=S node options for utmpsd, space-separated (--utmpsd-node-options='--max-semi-space-size=2')
   --no-memory | --memory-only
+  --nonreaders            also: peak RSS of utmpsd under clients that pipeline and never
+                          read, at the per-uid cap and at the total cap (needs root)
+  --nonreaders-only       only that
   --out FILE              JSON results (default bench/results/latest.json)
   --keep-tmp              keep the scratch directory
 environment: UTMPS_SHARED_DIR (default ROOT/../shared), UTMPS_BENCH_TMP (scratch base)`;
@@ -89,6 +93,8 @@ function options() {
         'utmpsd-node-options': { type: 'string' },
         'no-memory': { type: 'boolean' },
         'memory-only': { type: 'boolean' },
+        nonreaders: { type: 'boolean' },
+        'nonreaders-only': { type: 'boolean' },
         out: { type: 'string' },
         'keep-tmp': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -129,8 +135,9 @@ function options() {
     kinds,
     tsProcesses: Math.round(positive('--ts-processes', values['ts-processes'], 4)),
     utmpsdNodeArgs: values['utmpsd-node-options'] === undefined ? undefined : values['utmpsd-node-options'].split(/\s+/).filter(Boolean),
-    memory: !values['no-memory'],
-    memoryOnly: values['memory-only'] ?? false,
+    memoryOnly: (values['memory-only'] ?? false) || (values['nonreaders-only'] ?? false),
+    memory: !values['no-memory'] && !values['nonreaders-only'],
+    nonreaders: (values.nonreaders ?? false) || (values['nonreaders-only'] ?? false),
     out: values.out ?? join(ROOT, 'bench', 'results', 'latest.json'),
     keepTmp: values['keep-tmp'] ?? false,
   };
@@ -366,6 +373,7 @@ async function main(): Promise<void> {
   }
   const bench = new Bench(opts, scratch, cBench);
   let memory: MemoryResult | undefined;
+  let nonreaders: NonReaderResult[] | undefined;
   let failure: Error | undefined;
   try {
     if (!opts.memoryOnly) {
@@ -375,7 +383,8 @@ async function main(): Promise<void> {
       );
       for (const s of opts.scenarios) await bench.scenario(s);
     }
-    if (opts.memory || opts.memoryOnly) {
+    if (opts.nonreaders) nonreaders = await runNonReaders({ holdMs: 10_000, uids: 25, perUid: 40 });
+    if (opts.memory) {
       // Repeated like the rest (it moves by a MiB or two); the median run is reported.
       const samples: MemoryResult[] = [];
       for (let i = 0; i < opts.reps; i++) samples.push(await bench.memory());
@@ -419,6 +428,10 @@ async function main(): Promise<void> {
     text.push('', 'Memory:', ...memoryLines(memory));
     md.push('', 'Memory:', '', '```', ...memoryLines(memory), '```');
   }
+  if (nonreaders) {
+    text.push('', 'Non-readers:', ...nonReaderLines(nonreaders));
+    md.push('', 'Non-readers:', '', '```', ...nonReaderLines(nonreaders), '```');
+  }
   text.push('', `machine: ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, kernel ${machine.kernel}, node ${machine.node}, s6 ${machine.s6 ?? '?'}`);
   text.push(`scratch fs: ${machine.scratch.device ?? '?'} (${machine.scratch.fsType ?? '?'}) at ${machine.scratch.mountPoint ?? '?'}; load average before ${machine.loadavg.join(' ')}, after ${loadAfter.join(' ')}`);
   process.stdout.write(text.join('\n') + '\n');
@@ -432,6 +445,7 @@ async function main(): Promise<void> {
     reference: REFERENCE,
     targets: goals,
     memory: memory ?? null,
+    nonreaders: nonreaders ?? null,
     summary: rows,
     runs: bench.runs,
     error: failure?.message ?? null,

@@ -1,5 +1,8 @@
 // utmps-utmpd: the utmp service for one connection under a superserver. Serves the file
 // `utmp` in the working directory, as upstream does.
+//
+// Unlike upstream, a connection idle between requests for 5 minutes (-i) is closed by
+// default: each one is a whole process, and a silent one would otherwise live forever.
 
 import { runDaemon } from '../server/daemon-main.js';
 import { UtmpService } from '../server/utmp-service.js';
@@ -7,7 +10,8 @@ import { UtmpFile } from '../store/utmp-file.js';
 
 await runDaemon({
   prog: 'utmps-utmpd',
-  usage: 'utmps-utmpd [ -t timeout-ms ] [ -i idle-timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ]',
+  usage: 'utmps-utmpd [ -t timeout-ms ] [ -i idle-timeout-ms (default 300000; 0: none) ] [ -L lock-timeout-ms ] [ -F utmps|glibc ]',
+  defaultIdleMs: 300_000,
   async build(args, peer, policy, events) {
     if (args.file !== undefined) throw new Error('utmps-utmpd takes no file argument: it serves ./utmp');
     const file = await UtmpFile.open('utmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });

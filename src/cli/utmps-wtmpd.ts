@@ -10,13 +10,13 @@ import { WtmpFile } from '../store/wtmp-file.js';
 await runDaemon({
   prog: 'utmps-wtmpd',
   usage:
-    'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ] [ -U utmp-file ] [ file ]\n' +
+    'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -f follow-timeout-ms ] [ -F utmps|glibc ] [ -U utmp-file ] [ file ]\n' +
     '  -U, --utmp-file PATH   utmp, read to check that a non-root DEAD_PROCESS ends a session of its own\n' +
     '                         (default /run/utmps/utmp; unreadable: such records are refused)',
   utmpFileOption: true,
   async build(args, peer, policy, events) {
     const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
-    return new WtmpService(file, peer, policy, events, utmpViewAt(args.utmpFile, args.layout, args.lockTimeoutMs));
+    return new WtmpService(file, peer, policy, events, { followTimeoutMs: args.followTimeoutMs }, utmpViewAt(args.utmpFile, args.layout, args.lockTimeoutMs));
   },
   exitFor(end) {
     switch (end.reason) {

@@ -4,7 +4,8 @@ import { closeSync, fstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { layoutByName } from '../record/layout.js';
 import { resolveLocations } from '../server/config.js';
-import { DEFAULT_LIMITS } from '../server/limits.js';
+import { DEFAULT_LIMITS, DEFAULT_MAX_FOLLOWERS_PER_UID, defaultRootReserve } from '../server/limits.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS } from '../server/wtmp-read.js';
 import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { Policy } from '../server/policy.js';
@@ -30,6 +31,11 @@ const USAGE = `usage: utmpsd [options]
                              without --group, USER's group if no one else shares it
   -c, --max-connections N    total connections (default ${DEFAULT_LIMITS.maxConnections})
   -C, --max-per-uid N        connections per non-root uid (default ${DEFAULT_LIMITS.maxPerUid})
+  --root-reserve N           of the -c connections, how many only root may use
+                             (default: a tenth, at least 1, at most 20)
+  --max-followers-per-uid N  wtmp followers per non-root uid (default ${DEFAULT_MAX_FOLLOWERS_PER_UID})
+  --follow-timeout MS        close a wtmp follower sent nothing this long
+                             (default ${DEFAULT_FOLLOW_TIMEOUT_MS}; 0: never)
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
   -i, --idle-timeout MS      close connections idle this long (default 0: never)
   -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
@@ -68,6 +74,9 @@ try {
       group: { type: 'string' },
       'max-connections': { type: 'string', short: 'c' },
       'max-per-uid': { type: 'string', short: 'C' },
+      'root-reserve': { type: 'string' },
+      'max-followers-per-uid': { type: 'string' },
+      'follow-timeout': { type: 'string' },
       timeout: { type: 'string', short: 't' },
       'idle-timeout': { type: 'string', short: 'i' },
       'lock-timeout': { type: 'string', short: 'L' },
@@ -111,10 +120,15 @@ try {
 }
 const io = count('--timeout', values.timeout, DEFAULT_TIMEOUTS.bodyMs, 1);
 const timeouts = { bodyMs: io, answerMs: io, idleMs: count('--idle-timeout', values['idle-timeout'], 0) };
+const maxConnections = count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1);
 const limits = {
-  maxConnections: count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1),
+  maxConnections,
   maxPerUid: count('--max-per-uid', values['max-per-uid'], DEFAULT_LIMITS.maxPerUid, 1),
+  rootReserve: count('--root-reserve', values['root-reserve'], defaultRootReserve(maxConnections)),
+  maxFollowersPerUid: count('--max-followers-per-uid', values['max-followers-per-uid'], DEFAULT_MAX_FOLLOWERS_PER_UID),
 };
+if (limits.rootReserve >= maxConnections) die(100, `--root-reserve must be below --max-connections (${maxConnections})`);
+const followTimeoutMs = count('--follow-timeout', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS);
 const rateLimit = {
   perMinute: count('--rate-limit', values['rate-limit'], DEFAULT_RATE_LIMIT.perMinute),
   burst: count('--rate-burst', values['rate-burst'], DEFAULT_RATE_LIMIT.burst, 1),
@@ -184,6 +198,7 @@ try {
     policy,
     timeouts,
     limits,
+    followTimeoutMs,
     log,
   });
   if (identity) {

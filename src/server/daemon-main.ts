@@ -11,12 +11,15 @@ import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTim
 import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
 import type { Peer } from './policy.js';
 import type { ServiceEvents } from './utmp-service.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 
 export interface DaemonSpec {
   prog: string;
   usage: string;
   /** Takes -U/--utmp-file PATH (utmps-wtmpd, to check DEAD_PROCESS records; policy.ts). */
   utmpFileOption?: boolean;
+  /** The idle deadline between requests when -i is not given (0: none). */
+  defaultIdleMs?: number;
   /** Builds the handler for this connection; the file argument is the positional, if any. */
   build(args: DaemonArgs, peer: Peer, policy: Policy, events: ServiceEvents): Promise<ServiceHandler>;
   /** Exit code and message for each way a session ends. */
@@ -29,6 +32,8 @@ export interface DaemonArgs {
   lockTimeoutMs: number;
   /** -U: where utmp is (utmps-wtmpd only). */
   utmpFile: string;
+  /** -f: a wtmp follower sent nothing for this long is closed (0: never). */
+  followTimeoutMs: number;
   timeouts: SessionTimeouts;
   warn: (message: string) => void;
 }
@@ -60,6 +65,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
         timeout: { type: 'string', short: 't' },
         'idle-timeout': { type: 'string', short: 'i' },
         'lock-timeout': { type: 'string', short: 'L' },
+        'follow-timeout': { type: 'string', short: 'f' },
         format: { type: 'string', short: 'F' },
         help: { type: 'boolean', short: 'h' },
         ...(spec.utmpFileOption ? { 'utmp-file': { type: 'string', short: 'U' } as const } : {}),
@@ -76,7 +82,8 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       layout: layoutByName(values.format ?? 'utmps'),
       lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
       utmpFile: (values as { 'utmp-file'?: string })['utmp-file'] ?? DEFAULT_UTMP_FILE,
-      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], 0) },
+      followTimeoutMs: milliseconds('-f', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS),
+      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], spec.defaultIdleMs ?? 0) },
       warn: (message) => say('warning', message),
     };
     // The addon is optional at install time (the client needs none); the daemons need it,

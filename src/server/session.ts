@@ -1,16 +1,20 @@
 // One client connection's state machine, shared by every transport (stdin/stdout under a
 // superserver, an accepted socket in utmpsd, a fake stream in tests). Bytes go in through
-// push()/eof(); answers come out through the transport, one write per answer.
+// push()/eof(); answers come out through the transport. An answer is never split across
+// writes, and answers are merged into one write only when the client had already sent
+// the next request (libutmps waits for each answer and reads it with one recv()).
 
 import { type Request, RequestParser } from '../protocol/request.js';
 import type { Service } from '../protocol/commands.js';
 
 export interface Transport {
   /**
-   * Sends one answer in one write. 'sent' when the bytes left at once (the usual case);
-   * otherwise a promise that resolves once they have.
+   * Queues bytes in one write; resolves once they (and everything queued before) have
+   * been handed to the kernel.
    */
-  write(data: Buffer): Promise<void> | 'sent';
+  write(data: Buffer): Promise<void>;
+  /** Bytes queued in this process and not yet handed to the kernel. */
+  unsent(): number;
   /** Closes the connection (both directions). */
   close(): void;
   /** Optional flow control for clients that pipeline faster than we answer. */
@@ -69,6 +73,12 @@ export const DEFAULT_TIMEOUTS: SessionTimeouts = { bodyMs: 30_000, answerMs: 30_
 
 /** Past this many unread request bytes, stop reading until the backlog drains. */
 const BACKLOG_LIMIT = 64 * 1024;
+/**
+ * Past this many bytes of answers the client has not taken (queued here and not yet in the
+ * kernel), stop reading its requests until they are gone. A session never holds more than
+ * this plus one answer (SECURITY.md: bounded buffering).
+ */
+export const UNSENT_CAP = 4096;
 
 export class Session {
   private readonly parser: RequestParser;
@@ -76,6 +86,13 @@ export class Session {
   private sawEof = false;
   private draining = false;
   private paused = false;
+  /** Input held back: too many unread requests, or too many untaken answers. */
+  private holdBacklog = false;
+  private holdAnswers = false;
+  /** Answers to requests already pipelined, waiting to go out in one write. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private peak = 0;
   private ended: SessionEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerPhase: 'body' | 'idle' | null = null;
@@ -100,13 +117,15 @@ export class Session {
     return this.ended !== null;
   }
 
+  /** The most answer bytes this session has held at once (batched plus unsent). */
+  get peakBuffered(): number {
+    return this.peak;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.ended || this.streamActive) return;
     this.parser.push(chunk);
-    if (!this.paused && this.parser.buffered > BACKLOG_LIMIT && this.transport.pause) {
-      this.paused = true;
-      this.transport.pause();
-    }
+    if (this.parser.buffered > BACKLOG_LIMIT) this.hold('backlog', true);
     void this.pump();
   }
 
@@ -138,20 +157,27 @@ export class Session {
         try {
           request = this.parser.next();
         } catch (e) {
-          this.finish({ reason: 'protocol', message: (e as Error).message });
+          // The answers to the requests before it are owed.
+          if (await this.flush()) this.finish({ reason: 'protocol', message: (e as Error).message });
           return;
         }
         if (!request) break;
         this.disarm();
         const result = await this.handler.handle(request);
         if (this.ended) return;
-        if (result.answer.length > 0 && !(await this.send(result.answer))) return;
+        if (result.answer.length > 0) {
+          this.batch.push(result.answer);
+          this.batchBytes += result.answer.length;
+          this.note(this.batchBytes + this.transport.unsent());
+        }
+        // Hold the answer back only while the client has already sent its next request
+        // (it did not wait for this answer), and only up to the cap.
+        const more = !result.stream && !result.end && !this.draining && this.requestWaiting();
+        if ((!more || this.batchBytes + this.transport.unsent() >= UNSENT_CAP) && !(await this.flush())) return;
         if (result.stream) {
           this.streamActive = true;
-          if (this.paused) {
-            this.paused = false;
-            this.transport.resume?.();
-          }
+          this.hold('backlog', false);
+          this.hold('answers', false);
           const signals = { stop: this.streaming.signal, eof: this.clientEof.signal };
           const end = await result.stream((data) => this.send(data), signals);
           this.finish(this.draining ? { reason: 'shutdown' } : end);
@@ -161,10 +187,7 @@ export class Session {
           this.finish(result.end ?? { reason: 'shutdown' });
           return;
         }
-        if (this.paused && this.parser.buffered <= BACKLOG_LIMIT / 2) {
-          this.paused = false;
-          this.transport.resume?.();
-        }
+        if (this.parser.buffered <= BACKLOG_LIMIT / 2) this.hold('backlog', false);
       }
       if (this.sawEof) {
         const n = this.parser.buffered;
@@ -179,27 +202,67 @@ export class Session {
     }
   }
 
-  private async send(answer: Buffer): Promise<boolean> {
-    let pending: Promise<void> | 'sent';
+  /** A whole request is already here: the client did not wait for the answer before it. */
+  private requestWaiting(): boolean {
+    const spec = this.parser.peekCommand();
+    return spec !== undefined && this.parser.buffered >= 1 + spec.body;
+  }
+
+  private note(buffered: number): void {
+    if (buffered > this.peak) this.peak = buffered;
+  }
+
+  private hold(why: 'backlog' | 'answers', on: boolean): void {
+    if (why === 'backlog') this.holdBacklog = on;
+    else this.holdAnswers = on;
+    const want = this.holdBacklog || this.holdAnswers;
+    if (want === this.paused || !this.transport.pause) return;
+    this.paused = want;
+    if (want) this.transport.pause();
+    else this.transport.resume?.();
+  }
+
+  private async flush(): Promise<boolean> {
+    if (this.batchBytes === 0) return true;
+    const data = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    return this.send(data);
+  }
+
+  private async send(data: Buffer): Promise<boolean> {
+    let flushed: Promise<void>;
     try {
-      pending = this.transport.write(answer);
+      flushed = this.transport.write(data);
     } catch (e) {
       this.finish({ reason: 'error', message: `unable to write answer: ${(e as Error).message}` });
       return false;
     }
-    // Only a client that is not reading makes us wait; only then is a timer worth it.
-    if (pending === 'sent') return true;
+    const unsent = this.transport.unsent();
+    this.note(unsent);
+    if (unsent <= UNSENT_CAP) {
+      // The usual case: nothing to wait for. A failed write ends the session through the
+      // transport's error event.
+      flushed.catch(() => undefined);
+      return true;
+    }
+    // The client is not taking its answers: read no more of its requests until it has,
+    // and drop it if it does not within the answer deadline. A stream keeps reading (its
+    // input is dropped) so that a client's close is noticed.
+    if (!this.streamActive) this.hold('answers', true);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.timeouts.answerMs);
     });
     try {
-      const outcome = await Promise.race([pending.then(() => 'sent' as const), deadline]);
+      const outcome = await Promise.race([flushed.then(() => 'sent' as const), deadline]);
       if (outcome === 'timeout') {
+        flushed.catch(() => undefined);
         this.finish({ reason: 'timeout', message: `the client did not take its answer within ${this.timeouts.answerMs} ms` });
         return false;
       }
-      return true;
+      this.hold('answers', false);
+      return !this.ended;
     } catch (e) {
       this.finish({ reason: 'error', message: `unable to write answer: ${(e as Error).message}` });
       return false;

@@ -63,6 +63,7 @@ export function serveStdio(handler: ServiceHandler, timeouts: SessionTimeouts): 
         new Promise((ok, fail) => {
           output.write(data, (err) => (err ? fail(err) : ok()));
         }),
+      unsent: () => (output.destroyed ? 0 : output.writableLength),
       close: () => {
         output.end();
         input.destroy();
@@ -78,5 +79,12 @@ export function serveStdio(handler: ServiceHandler, timeouts: SessionTimeouts): 
       if (err.code === 'ECONNRESET') session.eof();
       else session.abort({ reason: 'error', message: err.message });
     });
+    if (output !== input) {
+      // A write the client refused (EPIPE) also comes here; the session ends either way.
+      output.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE' || err.code === 'ECONNRESET') session.eof();
+        else session.abort({ reason: 'error', message: err.message });
+      });
+    }
   });
 }

@@ -14,7 +14,14 @@ import type { Peer, Policy } from './policy.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 import { UtmpService } from './utmp-service.js';
 import { utmpViewOf } from './utmp-view.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 import { WtmpService } from './wtmp-service.js';
+
+export interface UtmpsdStats {
+  connections: number;
+  /** The most answer bytes any one connection has held at once (Session.peakBuffered). */
+  peakBufferedPerConnection: number;
+}
 
 export interface UtmpsdOptions {
   /** Where to listen: a path to create, or an inherited listening fd. */
@@ -24,6 +31,8 @@ export interface UtmpsdOptions {
   policy: Policy;
   timeouts: SessionTimeouts;
   limits: ConnectionLimitOptions;
+  /** A wtmp follower sent nothing for this long is closed; 0: never. */
+  followTimeoutMs?: number;
   log: Logger;
   /** Window of the per-(uid, reason) log summary (log-summary.ts; default 10 s). */
   logWindowMs?: number;
@@ -36,6 +45,7 @@ export class Utmpsd {
   /** Refusals and failed connections: per request for root, summarised for everyone else. */
   private readonly summary: LogSummary;
   private stopping: Promise<void> | null = null;
+  private peakBuffered = 0;
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: UtmpsdOptions) {
@@ -62,6 +72,12 @@ export class Utmpsd {
 
   get connections(): number {
     return this.limits.connections;
+  }
+
+  stats(): UtmpsdStats {
+    let peak = this.peakBuffered;
+    for (const session of this.sessions) peak = Math.max(peak, session.peakBuffered);
+    return { connections: this.limits.connections, peakBufferedPerConnection: peak };
   }
 
   describeSockets(): string[] {
@@ -117,9 +133,12 @@ export class Utmpsd {
       return;
     }
     log.info(`${service}: connection from uid ${peer.uid} gid ${peer.gid} pid ${peer.pid}`);
-    const session = new Session(this.handlerFor(service, peer), transportOf(socket), this.options.timeouts, (end) =>
-      this.ended(service, peer, session, end),
-    );
+    let releaseFollower: (() => void) | null = null;
+    const admitFollower = (): boolean => (releaseFollower = this.limits.admitFollower(peer.uid)) !== null;
+    const session = new Session(this.handlerFor(service, peer, admitFollower), transportOf(socket), this.options.timeouts, (end) => {
+      releaseFollower?.();
+      this.ended(service, peer, session, end);
+    });
     this.sessions.add(session);
     socket.on('data', (chunk: Buffer) => session.push(chunk));
     socket.on('end', () => session.eof());
@@ -130,16 +149,24 @@ export class Utmpsd {
     socket.on('close', () => session.abort({ reason: 'eof' }));
   }
 
-  private handlerFor(service: ServiceName, peer: Peer): ServiceHandler {
+  private handlerFor(service: ServiceName, peer: Peer, admitFollower: () => boolean): ServiceHandler {
     const { policy } = this.options;
     const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
     return service === 'utmp'
       ? new UtmpService(this.options.utmp, peer, policy, events)
-      : new WtmpService(this.options.wtmp, peer, policy, events, utmpViewOf(this.options.utmp));
+      : new WtmpService(
+          this.options.wtmp,
+          peer,
+          policy,
+          events,
+          { followTimeoutMs: this.options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower },
+          utmpViewOf(this.options.utmp),
+        );
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
     this.sessions.delete(session);
+    this.peakBuffered = Math.max(this.peakBuffered, session.peakBuffered);
     this.limits.release(peer.uid);
     if (end.reason === 'protocol' || end.reason === 'truncated' || end.reason === 'timeout' || end.reason === 'error') {
       this.summary.report(
@@ -154,14 +181,12 @@ export class Utmpsd {
 
 function transportOf(socket: Socket): Transport {
   return {
-    write: (data) => {
-      // Errors surface as the socket's 'error' event, which ends the session.
-      socket.write(data);
-      // Below the high-water mark (the usual case): nothing to wait for. 'drain' only comes
-      // after write() returned false, i.e. once the buffer reached the mark.
-      if (socket.writableLength < socket.writableHighWaterMark || socket.destroyed) return 'sent';
-      return new Promise<void>((resolve) => socket.once('drain', resolve));
-    },
+    write: (data) =>
+      new Promise<void>((resolve) => {
+        // A failed write surfaces as the socket's 'error' event, which ends the session.
+        socket.write(data, () => resolve());
+      }),
+    unsent: () => (socket.destroyed ? 0 : socket.writableLength),
     close: () => {
       // Flush what was answered, then let go of both directions.
       if (socket.writable) socket.end(() => socket.destroy());

@@ -15,6 +15,8 @@ import type { Send, SessionEnd, StreamSignals } from './session.js';
 export const FOLLOW_LAG_LIMIT = 100_000;
 /** Followers also look on their own this often, in case a change notification is missed. */
 const POLL_MS = 1000;
+/** A follower sent no record for this long is closed (ETIMEDOUT); 0 keeps it forever. */
+export const DEFAULT_FOLLOW_TIMEOUT_MS = 3_600_000;
 const BLOCK = 256;
 
 export interface ReadFilter {
@@ -40,7 +42,13 @@ export function matches(filter: ReadFilter, rec: Buffer): boolean {
   return true;
 }
 
-export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, signals: StreamSignals): Promise<SessionEnd> {
+export async function serveRead(
+  file: WtmpFile,
+  filter: ReadFilter,
+  send: Send,
+  signals: StreamSignals,
+  followTimeoutMs = DEFAULT_FOLLOW_TIMEOUT_MS,
+): Promise<SessionEnd> {
   // The history is what was asked for: only the end of the session cuts it short. A
   // follower also stops when the client closes its side.
   const { stop } = signals;
@@ -63,8 +71,15 @@ export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, 
     if (!(await send(statusAnswer(Errno.ESRCH)))) return { reason: 'eof' };
     if (!query.follow) return { reason: 'done' };
     let { count: next, generation } = start;
+    // A follower costs a connection and a process (UCSPI) for as long as it lives: one
+    // whose filter matches nothing is let go after followTimeoutMs (checked at each poll).
+    let lastSent = Date.now();
     for (;;) {
       if (signal.aborted) return { reason: 'eof' };
+      if (followTimeoutMs > 0 && Date.now() - lastSent >= followTimeoutMs) {
+        await send(statusAnswer(Errno.ETIMEDOUT));
+        return { reason: 'refused', message: `follower was sent nothing for ${followTimeoutMs} ms and was closed` };
+      }
       if (!changed) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
@@ -86,7 +101,10 @@ export async function serveRead(file: WtmpFile, filter: ReadFilter, send: Send, 
         if (records.length === 0) break;
         next += records.length / RECORD_SIZE;
         const answers = matching(filter, records, false, Infinity);
-        if (answers.length && !(await send(Buffer.concat(answers)))) return { reason: 'eof' };
+        if (answers.length) {
+          if (!(await send(Buffer.concat(answers)))) return { reason: 'eof' };
+          lastSent = Date.now();
+        }
         if (signal.aborted) return { reason: 'eof' };
       }
     }

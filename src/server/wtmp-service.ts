@@ -7,7 +7,14 @@ import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy, UtmpView } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
-import { serveRead } from './wtmp-read.js';
+import { DEFAULT_FOLLOW_TIMEOUT_MS, serveRead } from './wtmp-read.js';
+
+export interface WtmpReadOptions {
+  /** A follower sent nothing for this long is closed; 0: never. */
+  followTimeoutMs: number;
+  /** Counts this connection in as a follower; false when its uid has too many (utmpsd). */
+  admitFollower?: () => boolean;
+}
 
 export class WtmpService implements ServiceHandler {
   readonly oneRequest = true;
@@ -18,14 +25,20 @@ export class WtmpService implements ServiceHandler {
     private readonly peer: Peer,
     private readonly policy: Policy,
     private readonly events: ServiceEvents,
+    private readonly reads: WtmpReadOptions = { followTimeoutMs: DEFAULT_FOLLOW_TIMEOUT_MS },
     /** utmp, to check a non-root peer's DEAD_PROCESS; without it those are refused. */
     private readonly utmp?: UtmpView,
   ) {}
 
   async handle(request: Request): Promise<HandlerResult> {
     if (request.op === 'read') {
+      if (request.follow && this.reads.admitFollower && !this.reads.admitFollower()) {
+        // Followers must not take the slots a uid's own appends need.
+        return { answer: statusAnswer(Errno.EUSERS), end: { reason: 'refused', message: 'too many followers for this uid' } };
+      }
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
-      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals) };
+      const timeout = this.reads.followTimeoutMs;
+      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, timeout) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;

@@ -63,3 +63,29 @@ test('utmps last --follow --json prints each new record once, in order, as JSON 
     await d.stop();
   }
 });
+
+test('utmps last --follow follows again when the server closes it for quiet (--follow-timeout)', async () => {
+  const d = await startUtmpsd({ extra: ['--follow-timeout', '1500'] });
+  const child = spawn(join(BIN, 'utmps'), ['last', '--follow', '--json', '-W', d.wtmpSocket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  try {
+    // Quiet for a few follow timeouts: the server closes the follower each time with
+    // ETIMEDOUT (hardening-conn.test.ts shows that on the wire).
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal(child.exitCode, null, `still following: ${err}`);
+    const record = buildRecord({ type: 'USER_PROCESS', pid: 8, user: 'bob', line: 'pts/4', id: 'ts/4', tvSec: 1_700_000_300 });
+    for (let i = 0; i < 200 && !out.includes('"bob"'); i++) {
+      await appendWtmp(record, { path: d.wtmpSocket });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(out.includes('"bob"'), `a record appended after the quiet spell is printed: ${err}`);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, 'SIGINT ends the follower cleanly');
+    await d.stop();
+  }
+});

@@ -17,10 +17,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UtmpSession } from '../../src/client/index.js';
 import { type Outcome, accountIds, run, which } from '../helpers/commands.js';
+import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const SCRIPTS = join(ROOT, 'examples', 'openrc');
@@ -163,7 +164,10 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
     assert.equal(variable(log, 'command'), '/usr/bin/s6-ipcserver');
-    assert.equal(variable(log, 'command_args'), '-- .utmpd-socket /usr/local/bin/utmps-utmpd -F utmps');
+    assert.equal(
+      variable(log, 'command_args'),
+      '-c 100 -C 100 -- .utmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-utmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-utmpd -F utmps',
+    );
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'directory'), '/run/utmps');
   });
@@ -171,7 +175,10 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
   test('utmps-wtmpd: s6-ipcserver in /var/log on /run/utmps/.wtmpd-socket, file wtmp', async () => {
     const { outcome, log } = await harness('utmps-wtmpd', 'describe', BASE_ENV);
     assert.equal(outcome.code, 0, outcome.stderr);
-    assert.equal(variable(log, 'command_args'), '-- /run/utmps/.wtmpd-socket /usr/local/bin/utmps-wtmpd -F utmps wtmp');
+    assert.equal(
+      variable(log, 'command_args'),
+      '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps wtmp',
+    );
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'directory'), '/var/log');
   });
@@ -309,7 +316,7 @@ async function liveRoot(prefix: string, account: { group: string }): Promise<{ r
     utmps_user: SERVICE_USER,
     utmps_group: account.group,
     utmps_bindir: BIN,
-    utmps_ipcserver: (await which('s6-ipcserver')) ?? 's6-ipcserver',
+    utmps_s6_bindir: dirname((await which('s6-ipcserver')) ?? '/usr/bin/s6-ipcserver'),
   };
   return { root, state, logDir, env };
 }
@@ -384,9 +391,10 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
     account = (await accountIds(SERVICE_USER))!;
     ({ root, state, logDir, env } = await liveRoot('orc-', account));
     for (const name of ['utmps-utmpd', 'utmps-wtmpd'] as const) {
-      services.push(startService(name, env, join(root, `${name}.log`)));
+      const mine = { ...env, utmps_access_dir: join(root, 'access', name) };
+      services.push(startService(name, mine, join(root, `${name}.log`)));
       // What openrc-run does after supervise-daemon has started the daemon.
-      const { outcome, log } = await harness(name, 'post', env);
+      const { outcome, log } = await harness(name, 'post', mine);
       assert.equal(outcome.code, 0, `${name} start_post: ${log.join('\n')}\n${services.at(-1)!.log()}`);
     }
   });
@@ -404,6 +412,38 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
   test('the pair serves a round trip', async () => {
     await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
     await assertOwned(join(state, 'utmp'), 0o644, account);
+  });
+
+  test('start_pre wrote the access rules: root uncapped, every other uid IPCCONNMAX=8', async () => {
+    for (const name of ['utmps-utmpd', 'utmps-wtmpd']) {
+      const rules = join(root!, 'access', name, 'uid');
+      assert.deepEqual((await readdir(rules)).sort(), ['0', 'default']);
+      assert.deepEqual(await readdir(join(rules, '0')), ['allow']);
+      assert.equal(await readFile(join(rules, 'default', 'env', 'IPCCONNMAX'), 'utf8'), '8\n');
+      await assertOwned(join(rules, 'default', 'env', 'IPCCONNMAX'), 0o644, { uid: 0, gid: 0 });
+    }
+  });
+
+  // uid 4242 has no passwd entry; any non-root uid would do.
+  test('60 silent connections from one user: 8 are kept, and root is answered', async () => {
+    const held = await hold({ uid: 4242, gid: 4242 }, join(state, '.utmpd-socket'), 60);
+    try {
+      assert.equal(held.open, 8);
+      assert.equal(await asRoot(join(state, '.utmpd-socket'), Buffer.of(0x72), 1), '00', "root's rewind is answered");
+    } finally {
+      await held.release();
+    }
+  });
+
+  test("45 wtmp followers from one user whose filter matches nothing: root's append succeeds", async () => {
+    const held = await hold({ uid: 4242, gid: 4242 }, join(state, '.wtmpd-socket'), 45, followRequest(), 1);
+    try {
+      assert.equal(held.open, 8);
+      const append = Buffer.concat([Buffer.of(0x2b), userRecord('root', 'pts/98')]);
+      assert.equal(await asRoot(join(state, '.wtmpd-socket'), append, 1), '00', "root's append is answered OK");
+    } finally {
+      await held.release();
+    }
   });
 
   test('SIGTERM (supervise-daemon --stop): both exit 0', async () => {

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
 import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
+import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const EXAMPLES = join(ROOT, 'examples', 's6');
@@ -340,6 +341,32 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     await assertOwned(state, 0o755, 'the state directory');
     await assertOwned(join(state, 'utmp'), 0o644, 'utmp');
     await assertOwned(wtmp, 0o644, 'wtmp');
+  });
+
+  // The shipped limits (s6-ipcserver -c, s6-ipcserver-access rules, s6-connlimit): one
+  // user cannot lock root out. uid 4242 has no passwd entry; any non-root uid would do.
+  test('60 silent connections from one user: only IPCCONNMAX are kept, and root is answered', async () => {
+    const perUid = Number(await readFile(join(EXAMPLES, 'utmps-utmpd', 'data', 'access', 'uid', 'default', 'env', 'IPCCONNMAX'), 'utf8'));
+    const held = await hold({ uid: 4242, gid: 4242 }, join(state, '.utmpd-socket'), 60);
+    try {
+      assert.equal(held.open, perUid, `the per-uid cap keeps ${perUid}:\n${tree.log.slice(-2000)}`);
+      assert.equal(await asRoot(join(state, '.utmpd-socket'), Buffer.of(0x72), 1), '00', "root's rewind is answered");
+    } finally {
+      await held.release();
+    }
+  });
+
+  test("45 wtmp followers from one user whose filter matches nothing: root's append succeeds", async () => {
+    const perUid = Number(await readFile(join(EXAMPLES, 'utmps-wtmpd', 'data', 'access', 'uid', 'default', 'env', 'IPCCONNMAX'), 'utf8'));
+    const held = await hold({ uid: 4242, gid: 4242 }, join(state, '.wtmpd-socket'), 45, followRequest(), 1);
+    try {
+      assert.equal(held.open, perUid, 'the per-uid cap keeps only some followers');
+      assert.ok(held.outcomes.filter((o) => !o.closed).every((o) => o.received === '03'), 'each kept follower got the end of the history');
+      const append = Buffer.concat([Buffer.of(0x2b), userRecord('root', 'pts/99')]);
+      assert.equal(await asRoot(join(state, '.wtmpd-socket'), append, 1), '00', "root's append is answered OK");
+    } finally {
+      await held.release();
+    }
   });
 
   test('go down with s6-svc -d: both exit 0', async () => {

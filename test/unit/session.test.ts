@@ -1,0 +1,148 @@
+// The session's output side over a fake transport whose client takes its answers only
+// when the test says so: answers are never split, merged only for requests the client
+// had already sent, and a client that does not take them holds at most the cap plus one
+// answer before its input is paused and, past the answer deadline, it is dropped.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Request } from '../../src/protocol/request.js';
+import { type HandlerResult, type ServiceHandler, Session, type SessionEnd, type Transport, UNSENT_CAP } from '../../src/server/session.js';
+
+const REWIND = 0x72;
+const GETENT = 0x65;
+const RECORD_ANSWER = 401;
+
+/** rewind answers 00; getent a whole record answer (00 + 400 bytes of 0xee). */
+const handler: ServiceHandler = {
+  service: 'utmp',
+  oneRequest: false,
+  async handle(request: Request): Promise<HandlerResult> {
+    if (request.op === 'getent') return { answer: Buffer.concat([Buffer.of(0), Buffer.alloc(400, 0xee)]) };
+    return { answer: Buffer.of(0) };
+  },
+};
+
+class FakeClient implements Transport {
+  writes: Buffer[] = [];
+  queued = 0;
+  taking = true;
+  paused = false;
+  closed = false;
+  private waiters: { left: number; resolve: () => void }[] = [];
+
+  write(data: Buffer): Promise<void> {
+    this.writes.push(data);
+    if (this.taking) return Promise.resolve();
+    this.queued += data.length;
+    return new Promise((resolve) => this.waiters.push({ left: this.queued, resolve }));
+  }
+  unsent(): number {
+    return this.queued;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  /** The client reads everything. */
+  take(): void {
+    this.queued = 0;
+    this.taking = true;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+}
+
+const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function start(client: FakeClient, answerMs = 30_000): { session: Session; ends: SessionEnd[] } {
+  const ends: SessionEnd[] = [];
+  const session = new Session(handler, client, { bodyMs: 30_000, answerMs, idleMs: 0 }, (e) => ends.push(e));
+  return { session, ends };
+}
+
+test('one request at a time: each answer is its own write', async () => {
+  const client = new FakeClient();
+  const { session } = start(client);
+  for (const byte of [REWIND, GETENT, REWIND]) {
+    session.push(Buffer.of(byte));
+    await tick();
+  }
+  assert.deepEqual(
+    client.writes.map((w) => w.length),
+    [1, RECORD_ANSWER, 1],
+  );
+  session.abort({ reason: 'eof' });
+});
+
+test('pipelined requests: their answers are merged, in order, up to the cap', async () => {
+  const client = new FakeClient();
+  const { session } = start(client);
+  const n = 100;
+  session.push(Buffer.alloc(n, GETENT));
+  await tick(10);
+  const all = Buffer.concat(client.writes);
+  assert.equal(all.length, n * RECORD_ANSWER, 'every answer, whole');
+  assert.ok(client.writes.length < n / 5, `merged into few writes (${client.writes.length})`);
+  for (const w of client.writes) {
+    assert.equal(w.length % RECORD_ANSWER, 0, 'no answer split across writes');
+    assert.ok(w.length <= UNSENT_CAP + RECORD_ANSWER, `a write holds at most the cap plus one answer (${w.length})`);
+  }
+  session.abort({ reason: 'eof' });
+});
+
+test('a client that takes nothing: the session holds at most the cap plus one answer and stops reading', async () => {
+  const client = new FakeClient();
+  client.taking = false;
+  const { session, ends } = start(client);
+  // Thousands of requests, mixed sizes of answer, none taken.
+  const burst = Buffer.alloc(5000);
+  for (let i = 0; i < burst.length; i++) burst[i] = i % 3 === 0 ? GETENT : REWIND;
+  session.push(burst);
+  await tick(20);
+  assert.ok(client.paused, 'input is paused');
+  assert.ok(session.peakBuffered <= UNSENT_CAP + RECORD_ANSWER, `peak ${session.peakBuffered} within ${UNSENT_CAP} + ${RECORD_ANSWER}`);
+  const before = Buffer.concat(client.writes).length;
+  assert.ok(before < 2 * UNSENT_CAP, `only about the cap was answered so far (${before})`);
+  // The client takes its answers: the session goes on, and every request is answered.
+  for (let round = 0; round < 1000 && Buffer.concat(client.writes).length < expected(burst); round++) {
+    client.take();
+    client.taking = false;
+    await tick();
+  }
+  assert.equal(Buffer.concat(client.writes).length, expected(burst), 'every request answered once the client reads');
+  assert.ok(session.peakBuffered <= UNSENT_CAP + RECORD_ANSWER, `peak ${session.peakBuffered} all along`);
+  assert.equal(ends.length, 0);
+  client.take();
+  session.abort({ reason: 'eof' });
+});
+
+test('a client that keeps the cap full past the answer deadline is dropped', async () => {
+  const client = new FakeClient();
+  client.taking = false;
+  const { session, ends } = start(client, 50);
+  session.push(Buffer.alloc(100, GETENT));
+  await tick(200);
+  assert.equal(ends.length, 1);
+  assert.equal(ends[0].reason, 'timeout');
+  assert.ok(client.closed);
+  assert.ok(session.isEnded);
+});
+
+test('answers owed before an unknown command byte go out before the close', async () => {
+  const client = new FakeClient();
+  const { session, ends } = start(client);
+  session.push(Buffer.of(REWIND, REWIND, GETENT, 0x00));
+  await tick(10);
+  assert.equal(Buffer.concat(client.writes).length, 2 + RECORD_ANSWER);
+  assert.equal(ends[0]?.reason, 'protocol');
+});
+
+function expected(burst: Buffer): number {
+  let n = 0;
+  for (const b of burst) n += b === GETENT ? RECORD_ANSWER : 1;
+  return n;
+}
