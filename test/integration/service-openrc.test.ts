@@ -366,12 +366,12 @@ describe('examples/openrc/utmpsd, run by the harness', { skip: LIVE_SKIP }, () =
 
   test('start_pre made the state directory and wtmp the service user\'s', async () => {
     await assertOwned(state, 0o755, account);
-    await assertOwned(join(logDir, 'wtmp'), 0o644, account);
+    await assertOwned(join(logDir, 'wtmp'), 0o640, account);
   });
 
   test('utmpsd serves a round trip', async () => {
     await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
-    await assertOwned(join(state, 'utmp'), 0o644, account);
+    await assertOwned(join(state, 'utmp'), 0o640, account);
   });
 
   test('SIGTERM (supervise-daemon --stop): exit 0', async () => {

@@ -36,6 +36,8 @@ async function cannotRun(): Promise<string | false> {
 }
 
 const SKIP = await cannotRun();
+/** The group utmpsd runs with (Debian's utmp group). */
+const UTMP_GID = 43;
 const SERVICE = SKIP ? { uid: -1, gid: -1 } : (await accountIds(SERVICE_USER))!;
 
 /** Processes whose command line or working directory is inside root: ours, if any. */
@@ -200,19 +202,19 @@ function utmpWriteAs(uid: number, gid: number, socket: string, line: string): Pr
  * The daemon runs with the service account's gid if and only if a peer with that gid may
  * write utmp and a peer with another unprivileged gid may not (PROTOCOL.md section 3).
  */
-async function assertRunsAsServiceGroup(utmpSocket: string): Promise<void> {
+async function assertRunsAsServiceGroup(utmpSocket: string, gid = SERVICE.gid): Promise<void> {
   const stranger = await utmpWriteAs(4242, 4242, utmpSocket, 'pts/71');
   assert.notEqual(stranger.code, 0, 'a peer outside the service group may not write utmp');
   assert.match(stranger.stderr, /Operation not permitted/);
-  const member = await utmpWriteAs(4242, SERVICE.gid, utmpSocket, 'pts/72');
+  const member = await utmpWriteAs(4242, gid, utmpSocket, 'pts/72');
   assert.equal(member.code, 0, `a peer in the service group may write utmp: ${member.stderr}`);
 }
 
-async function assertOwned(path: string, mode: number, what: string): Promise<void> {
+async function assertOwned(path: string, mode: number, what: string, gid = SERVICE.gid): Promise<void> {
   const st = await stat(path);
   assert.equal(st.mode & 0o7777, mode, `${what} mode is ${mode.toString(8)}`);
   assert.equal(st.uid, SERVICE.uid, `${what} belongs to ${SERVICE_USER}`);
-  assert.equal(st.gid, SERVICE.gid, `${what} belongs to ${SERVICE_USER}'s group`);
+  assert.equal(st.gid, gid, `${what} belongs to the service group ${gid}`);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -257,7 +259,8 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
     await mkdir(logDir, { mode: 0o755 });
     wtmp = join(logDir, 'wtmp');
     await debianWtmp(wtmp);
-    service = await stage(ws, 'utmpsd', { UTMPS_STATE_DIR: state, UTMPS_LOG_DIR: logDir, UTMPS_USER: SERVICE_USER });
+    // nobody's own group is shared (with _apt), which utmpsd refuses: run with the utmp group.
+    service = await stage(ws, 'utmpsd', { UTMPS_STATE_DIR: state, UTMPS_LOG_DIR: logDir, UTMPS_USER: SERVICE_USER, UTMPS_GROUP: String(UTMP_GID) });
     tree = new SupervisionTree(ws);
   });
 
@@ -276,11 +279,11 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
     await roundTrip(join(state, '.utmpd-socket'), join(state, '.wtmpd-socket'), wtmp, 'pts/70');
   });
 
-  test('has dropped root for the service user, who owns the state directory and both files (wtmp made 0644)', async () => {
-    await assertRunsAsServiceGroup(join(state, '.utmpd-socket'));
-    await assertOwned(state, 0o755, 'the state directory');
-    await assertOwned(join(state, 'utmp'), 0o644, 'utmp');
-    await assertOwned(wtmp, 0o644, 'wtmp');
+  test('has dropped root for the service user and group, who own the state directory and both files (0640: the utmps layout)', async () => {
+    await assertRunsAsServiceGroup(join(state, '.utmpd-socket'), UTMP_GID);
+    await assertOwned(state, 0o755, 'the state directory', UTMP_GID);
+    await assertOwned(join(state, 'utmp'), 0o640, 'utmp', UTMP_GID);
+    await assertOwned(wtmp, 0o640, 'wtmp', UTMP_GID);
     for (const socket of ['.utmpd-socket', '.wtmpd-socket']) {
       assert.equal((await stat(join(state, socket))).mode & 0o777, 0o666, `${socket} mode`);
     }

@@ -189,7 +189,7 @@ describe('examples/systemd unit files', () => {
       assert.equal(t.code, 0, t.stderr);
       for (const [path, mode] of [
         ['run/utmps', 0o755],
-        ['var/log/wtmp', 0o644],
+        ['var/log/wtmp', 0o640],
       ] as const) {
         const st = await stat(join(root, path));
         assert.equal(st.mode & 0o7777, mode, `${path} mode`);
@@ -377,7 +377,7 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
     assert.equal(member.code, 0, member.stderr);
     const st = await stat(join(state, 'utmp'));
     assert.equal(st.uid, service.uid);
-    assert.equal(st.mode & 0o7777, 0o644);
+    assert.equal(st.mode & 0o7777, 0o640);
   });
 
   test('SIGTERM: utmpsd exits 0, and nothing started here is left', async () => {
