@@ -16,6 +16,7 @@ await runDaemon({
   exitFor(end) {
     switch (end.reason) {
       case 'eof':
+      case 'hangup':
       case 'done':
       case 'shutdown':
         return { code: 0 };

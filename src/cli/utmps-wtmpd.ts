@@ -27,6 +27,9 @@ await runDaemon({
         return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
       case 'timeout':
         return { code: 111, message: `unable to read from stdin: Connection timed out (${end.message})` };
+      case 'hangup':
+        // Nothing was written or answered; one quiet exit per hang-up, so no log flood.
+        return { code: 111 };
       default:
         return { code: 111, message: end.message };
     }

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { layoutByName } from '../record/layout.js';
 import { resolveLocations } from '../server/config.js';
 import { DEFAULT_LIMITS } from '../server/limits.js';
+import { DEFAULT_READS_PER_UID } from '../server/read-slots.js';
 import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { Policy } from '../server/policy.js';
@@ -28,6 +29,8 @@ const USAGE = `usage: utmpsd [options]
   --user USER [--group GID]  as root: become USER after creating sockets and files
   -c, --max-connections N    total connections (default ${DEFAULT_LIMITS.maxConnections})
   -C, --max-per-uid N        connections per non-root uid (default ${DEFAULT_LIMITS.maxPerUid})
+  --max-reads-per-uid N      wtmp histories a non-root uid is read at once; more wait
+                             their turn (default ${DEFAULT_READS_PER_UID})
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
   -i, --idle-timeout MS      close connections idle this long (default 0: never)
   -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
@@ -65,6 +68,7 @@ try {
       group: { type: 'string' },
       'max-connections': { type: 'string', short: 'c' },
       'max-per-uid': { type: 'string', short: 'C' },
+      'max-reads-per-uid': { type: 'string' },
       timeout: { type: 'string', short: 't' },
       'idle-timeout': { type: 'string', short: 'i' },
       'lock-timeout': { type: 'string', short: 'L' },
@@ -109,6 +113,7 @@ const limits = {
   maxConnections: count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1),
   maxPerUid: count('--max-per-uid', values['max-per-uid'], DEFAULT_LIMITS.maxPerUid, 1),
 };
+const readsPerUid = count('--max-reads-per-uid', values['max-reads-per-uid'], DEFAULT_READS_PER_UID, 1);
 const rateLimit = {
   perMinute: count('--rate-limit', values['rate-limit'], DEFAULT_RATE_LIMIT.perMinute),
   burst: count('--rate-burst', values['rate-burst'], DEFAULT_RATE_LIMIT.burst, 1),
@@ -152,6 +157,7 @@ try {
     policy,
     timeouts,
     limits,
+    readsPerUid,
     log,
   });
   if (identity) {

@@ -3,13 +3,14 @@
 // (SO_PEERCRED) for every accepted connection.
 
 import type { Socket } from 'node:net';
-import { peerCredentials, socketFd } from '../sys/native.js';
+import { hungUp, peerCredentials, socketFd } from '../sys/native.js';
 import type { UtmpFile } from '../store/utmp-file.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
 import { type Listener, listenOnFd, listenOnPath, removeSocket, type ServiceName } from './listen.js';
 import type { Logger } from './log.js';
 import type { Peer, Policy } from './policy.js';
+import { ReadSlots } from './read-slots.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 import { UtmpService } from './utmp-service.js';
 import { WtmpService } from './wtmp-service.js';
@@ -22,6 +23,8 @@ export interface UtmpsdOptions {
   policy: Policy;
   timeouts: SessionTimeouts;
   limits: ConnectionLimitOptions;
+  /** Concurrent wtmp history reads per non-root uid (read-slots.ts); default 2. */
+  readsPerUid?: number;
   log: Logger;
 }
 
@@ -29,11 +32,13 @@ export class Utmpsd {
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Session>();
   private readonly limits: ConnectionLimits;
+  private readonly readSlots: ReadSlots;
   private stopping: Promise<void> | null = null;
   private drained: (() => void) | null = null;
 
   private constructor(private readonly options: UtmpsdOptions) {
     this.limits = new ConnectionLimits(options.limits);
+    this.readSlots = new ReadSlots(options.readsPerUid);
   }
 
   static async start(options: UtmpsdOptions): Promise<Utmpsd> {
@@ -127,7 +132,7 @@ export class Utmpsd {
     const events = { report: (message: string) => log.warn(`${service}: ${message}`) };
     return service === 'utmp'
       ? new UtmpService(this.options.utmp, peer, policy, events)
-      : new WtmpService(this.options.wtmp, peer, policy, events);
+      : new WtmpService(this.options.wtmp, peer, policy, events, this.readSlots);
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
@@ -157,5 +162,6 @@ function transportOf(socket: Socket): Transport {
     },
     pause: () => socket.pause(),
     resume: () => socket.resume(),
+    hungUp: () => socket.destroyed || hungUp(socketFd(socket)),
   };
 }

@@ -6,6 +6,7 @@ import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
+import type { ReadSlots } from './read-slots.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { serveRead } from './wtmp-read.js';
 
@@ -18,12 +19,16 @@ export class WtmpService implements ServiceHandler {
     private readonly peer: Peer,
     private readonly policy: Policy,
     private readonly events: ServiceEvents,
+    /** utmpsd's per-uid cap on concurrent history reads; one process per client needs none. */
+    private readonly readSlots?: ReadSlots,
   ) {}
 
-  async handle(request: Request): Promise<HandlerResult> {
+  async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     if (request.op === 'read') {
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
-      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals) };
+      const slots = this.readSlots;
+      const slot = slots ? (signal: AbortSignal) => slots.acquire(this.peer.uid, signal) : undefined;
+      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, slot) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;
@@ -40,9 +45,11 @@ export class WtmpService implements ServiceHandler {
       return { answer: statusAnswer(refusal.errno), end: { reason: 'refused', message: refusal.reason } };
     }
     try {
-      await this.file.append(request.record);
+      await this.file.append(request.record, signal);
       return { answer: statusAnswer(Errno.OK), end: { reason: 'done' } };
     } catch (e) {
+      // The client hung up while its append waited for the lock: it was dropped unwritten.
+      if (signal?.aborted) return { answer: Buffer.alloc(0), end: { reason: 'hangup' } };
       const errno = errnoOf(e);
       const message = `unable to append to wtmp: ${(e as Error).message}`;
       this.events.report(`append for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${message}`);
