@@ -2,6 +2,7 @@
 // `file` (default `wtmp`, relative to the working directory), as upstream does.
 
 import { runDaemon } from '../server/daemon-main.js';
+import { backgroundReads } from '../server/read-slots.js';
 import { WtmpService } from '../server/wtmp-service.js';
 import { WtmpFile } from '../store/wtmp-file.js';
 
@@ -10,7 +11,7 @@ await runDaemon({
   usage: 'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ] [ file ]',
   async build(args, peer, policy, events) {
     const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
-    return new WtmpService(file, peer, policy, events);
+    return new WtmpService(file, peer, policy, events, backgroundReads);
   },
   exitFor(end) {
     switch (end.reason) {

@@ -4,12 +4,42 @@
 // their turn, in order (nothing is refused: the wait only delays that user's own reads,
 // and a reader that hangs up leaves the queue). Root is exempt, as from the connection
 // caps: login programs and the administrator's tools run as root.
+//
+// Under a superserver each client has its own process, so there is no one place to count
+// readers. There a history read instead drops its own process to the lowest CPU priority:
+// any number of readers then leave most of the CPU to the appenders' processes.
+
+import { setPriority } from 'node:os';
 
 export const DEFAULT_READS_PER_UID = 2;
 
 export type ReleaseSlot = () => void;
 
-export class ReadSlots {
+/** What a wtmp service asks before it reads history for a peer. */
+export interface ReadGate {
+  acquire(uid: number, signal: AbortSignal): Promise<ReleaseSlot>;
+}
+
+/** Nice value of a process serving a history read (UCSPI): the lowest priority. */
+export const READER_NICE = 19;
+
+/**
+ * The gate for one process per client. Priority is not raised again afterwards (that needs
+ * privilege), so a follower stays in the background too; its live phase is light work.
+ */
+export const backgroundReads: ReadGate = {
+  async acquire(_uid, signal) {
+    signal.throwIfAborted();
+    try {
+      setPriority(READER_NICE);
+    } catch {
+      // Not allowed here (a seccomp filter?): read at the priority we have.
+    }
+    return () => {};
+  },
+};
+
+export class ReadSlots implements ReadGate {
   private readonly active = new Map<number, number>();
   private readonly queues = new Map<number, (() => void)[]>();
 

@@ -75,12 +75,18 @@ export async function serveRead(
       } catch {
         return { reason: 'eof' };
       }
+      // The session's end frees the slot at once, even while a send still waits for a
+      // client that is gone.
+      stop.addEventListener('abort', release, { once: true });
     }
     const start = await file.snapshot();
     try {
       if (!query.liveOnly && !(await sendHistory(file, filter, start.count, send, stop))) return { reason: 'eof' };
     } finally {
-      release?.();
+      if (release) {
+        stop.removeEventListener('abort', release);
+        release();
+      }
     }
     // ESRCH ends the history: a plain read ends here, a follower's live records come next.
     if (!(await send(statusAnswer(Errno.ESRCH)))) return { reason: 'eof' };

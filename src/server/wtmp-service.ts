@@ -6,7 +6,7 @@ import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy } from './policy.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
-import type { ReadSlots } from './read-slots.js';
+import type { ReadGate } from './read-slots.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { serveRead } from './wtmp-read.js';
 
@@ -19,15 +19,15 @@ export class WtmpService implements ServiceHandler {
     private readonly peer: Peer,
     private readonly policy: Policy,
     private readonly events: ServiceEvents,
-    /** utmpsd's per-uid cap on concurrent history reads; one process per client needs none. */
-    private readonly readSlots?: ReadSlots,
+    /** Asked before each history read: utmpsd's per-uid cap, or the UCSPI daemon's low priority. */
+    private readonly readGate?: ReadGate,
   ) {}
 
   async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     if (request.op === 'read') {
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
-      const slots = this.readSlots;
-      const slot = slots ? (signal: AbortSignal) => slots.acquire(this.peer.uid, signal) : undefined;
+      const gate = this.readGate;
+      const slot = gate ? (signal: AbortSignal) => gate.acquire(this.peer.uid, signal) : undefined;
       return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, slot) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
