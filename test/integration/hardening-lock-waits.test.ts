@@ -271,7 +271,11 @@ for (const kind of TRANSPORTS) {
             assert.ok(stats.bytes > 10 * 401 * 1000, `the readers really read (${stats.bytes} bytes, ${stats.reads} whole histories)`);
             assert.deepEqual(stats.errors, []);
           }
-          assert.ok(Math.max(...times) < L / 2, `append times ${times.join(', ')} ms; -L is ${L}`);
+          // utmpsd answers an append in milliseconds when its readers leave it the CPU (one
+          // that does not took seconds here). Under UCSPI most of the time is the start of
+          // a fresh daemon process on a machine busy with 20 readers.
+          const bound = kind === 'utmpsd' ? L / 10 : L / 2;
+          assert.ok(Math.max(...times) < bound, `append times ${times.join(', ')} ms; -L is ${L}, bound ${bound}`);
           const after = recordsOf(readFileSync(d.wtmpFile));
           assert.equal(after.length, N + 5);
           assert.deepEqual(after.slice(N), [0, 1, 2, 3, 4].map(rootRecord));
