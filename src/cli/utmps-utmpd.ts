@@ -2,6 +2,7 @@
 // `utmp` in the working directory, as upstream does.
 
 import { runDaemon } from '../server/daemon-main.js';
+import { runInBackground } from '../server/read-slots.js';
 import { UtmpService } from '../server/utmp-service.js';
 import { UtmpFile } from '../store/utmp-file.js';
 
@@ -10,6 +11,10 @@ await runDaemon({
   usage: 'utmps-utmpd [ -t timeout-ms ] [ -i idle-timeout-ms ] [ -L lock-timeout-ms ] [ -F utmps|glibc ]',
   async build(args, peer, policy, events) {
     if (args.file !== undefined) throw new Error('utmps-utmpd takes no file argument: it serves ./utmp');
+    // A peer that may not write is only ever served reads: serve it at the readers' low
+    // priority, so any number of reading processes leave the CPU to login programs. (No
+    // rate limiter here, so asking takes no token.)
+    if (policy.utmpWrite(peer) !== null) runInBackground();
     const file = await UtmpFile.open('utmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
     return new UtmpService(file, peer, policy, events);
   },

@@ -23,6 +23,15 @@ export interface ReadGate {
 /** Nice value of a process serving a history read (UCSPI): the lowest priority. */
 export const READER_NICE = 19;
 
+/** Drops this process to the readers' priority (one process per client only). */
+export function runInBackground(): void {
+  try {
+    setPriority(READER_NICE);
+  } catch {
+    // Not allowed here (a seccomp filter?): serve at the priority we have.
+  }
+}
+
 /**
  * The gate for one process per client. Priority is not raised again afterwards (that needs
  * privilege), so a follower stays in the background too; its live phase is light work.
@@ -30,11 +39,7 @@ export const READER_NICE = 19;
 export const backgroundReads: ReadGate = {
   async acquire(_uid, signal) {
     signal.throwIfAborted();
-    try {
-      setPriority(READER_NICE);
-    } catch {
-      // Not allowed here (a seccomp filter?): read at the priority we have.
-    }
+    runInBackground();
     return () => {};
   },
 };

@@ -54,11 +54,11 @@ async function withFiles(
   kind: Target['kind'],
   lockMs: number,
   fn: (d: Target) => Promise<void>,
-  options: { wtmp?: Buffer; utmpsdArgs?: string[] } = {},
+  options: { wtmp?: Buffer; utmp?: Buffer; utmpsdArgs?: string[] } = {},
 ): Promise<void> {
   const { dir, remove } = await scratchDir('lw-');
   try {
-    for (const [name, data] of [['utmp', SEED], ['wtmp', options.wtmp ?? SEED]] as const) {
+    for (const [name, data] of [['utmp', options.utmp ?? SEED], ['wtmp', options.wtmp ?? SEED]] as const) {
       writeFileSync(join(dir, name), data);
       chmodSync(join(dir, name), 0o644);
     }
@@ -90,10 +90,10 @@ interface ReadLoop {
   stop(): Promise<{ reads: number; bytes: number; errors: string[] }>;
 }
 
-/** test/helpers/read-loop.js as `who`: n whole-history readers, again and again, until stopped. */
-async function readLoop(who: { uid: number; gid: number }, socket: string, n: number): Promise<ReadLoop> {
+/** test/helpers/read-loop.js as `who`: n whole-history (or whole-utmp) readers, again and again, until stopped. */
+async function readLoop(who: { uid: number; gid: number }, socket: string, n: number, service: 'wtmp' | 'utmp' = 'wtmp'): Promise<ReadLoop> {
   const script = join(ROOT, 'dist', 'test', 'helpers', 'read-loop.js');
-  const argv = [...setprivFor(who), process.execPath, script, socket, String(n)];
+  const argv = [...setprivFor(who), process.execPath, script, socket, String(n), service];
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -281,6 +281,36 @@ for (const kind of TRANSPORTS) {
           assert.deepEqual(after.slice(N), [0, 1, 2, 3, 4].map(rootRecord));
         },
         { wtmp: bigWtmp(N) },
+      );
+    });
+
+    test('30 nobody clients looping rewind + getall on a 1,000-entry utmp leave root putlines answered well inside -L', () => {
+      const L = 10_000;
+      const entries = Buffer.concat(Array.from({ length: 1000 }, (_, i) => record({ type: 7, id: `${i}`, line: `tty${i}`, user: 'root' })));
+      return withFiles(
+        kind,
+        L,
+        async (d) => {
+          const loop = await readLoop(NOBODY, d.utmpSocket, 30, 'utmp');
+          const times: number[] = [];
+          try {
+            await sleep(1000);
+            for (let i = 0; i < 5; i++) {
+              const r = await timed(d.utmpSocket, putline(rootRecord(i)), 3 * L);
+              assert.equal(r.status, 0, `putline ${i} answered OK`);
+              times.push(Math.round(r.ms));
+            }
+          } finally {
+            const stats = await loop.stop();
+            assert.ok(stats.reads > 30, `the readers really read (${stats.reads} getalls)`);
+            assert.deepEqual(stats.errors, []);
+          }
+          // Under UCSPI each reader is a process of its own: those that may only read run
+          // at nice 19, so root's fresh daemon gets the CPU.
+          const bound = kind === 'utmpsd' ? L / 10 : L / 2;
+          assert.ok(Math.max(...times) < bound, `putline times ${times.join(', ')} ms; -L is ${L}, bound ${bound}`);
+        },
+        { utmp: entries },
       );
     });
   });
