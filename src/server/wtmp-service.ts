@@ -5,8 +5,8 @@ import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
 import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy } from './policy.js';
-import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ReadGate } from './read-slots.js';
+import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { serveRead } from './wtmp-read.js';
 
@@ -27,7 +27,7 @@ export class WtmpService implements ServiceHandler {
     if (request.op === 'read') {
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
       const gate = this.readGate;
-      const slot = gate ? (signal: AbortSignal) => gate.acquire(this.peer.uid, signal) : undefined;
+      const slot = gate ? (stop: AbortSignal) => gate.acquire(this.peer.uid, stop) : undefined;
       return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, slot) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };

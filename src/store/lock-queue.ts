@@ -118,7 +118,8 @@ export class LockQueue {
       this.settleIdle();
       return;
     }
-    const soonest = Math.min(...this.tasks.map((t) => t.deadline));
+    // Every task has the same timeout, so the first to arrive is the first to expire.
+    const soonest = this.tasks[0].deadline;
     const wait = Math.max(0, Math.min(this.delay, soonest - now));
     this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
     this.timer = setTimeout(() => this.attempt(), wait);
@@ -138,9 +139,11 @@ export class LockQueue {
   /** Runs the chosen tasks in arrival order under the lock just taken, then lets it go. */
   private serve(chosen: (t: Task) => boolean): void {
     const fd = this.fd();
+    const now = this.tasks.filter(chosen);
+    this.tasks = this.tasks.filter((t) => !chosen(t));
     try {
-      for (const task of this.tasks.filter(chosen)) {
-        this.forget(task);
+      for (const task of now) {
+        this.detach(task);
         try {
           task.resolve(task.run());
         } catch (e) {
@@ -165,6 +168,10 @@ export class LockQueue {
   private forget(task: Task): void {
     const at = this.tasks.indexOf(task);
     if (at >= 0) this.tasks.splice(at, 1);
+    this.detach(task);
+  }
+
+  private detach(task: Task): void {
     if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
   }
 
