@@ -1,7 +1,8 @@
 /* utmps_sys: the few system calls Node does not offer.
  *
  * Peer credentials (SO_PEERCRED, SO_PEERGROUPS), open file description locks
- * (F_OFD_SETLK) and passwd lookups through NSS (getpwnam_r, getpwuid_r).
+ * (F_OFD_SETLK), passwd lookups through NSS (getpwnam_r, getpwuid_r), and
+ * whether a peer has hung up (poll).
  * Failures come back as -errno numbers; only wrong argument types throw.
  * src/sys/native.ts is the only caller and turns -errno into errors. */
 
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -225,6 +227,24 @@ static napi_value set_lock(napi_env env, napi_callback_info info)
   fl.l_start = 0;
   fl.l_len = 0;
   return int_value(env, fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0);
+}
+
+/* ---- hang-ups ---- */
+
+/* pollHangup(fd): poll's revents for fd without waiting, asking for nothing, so
+ * only POLLHUP, POLLERR and POLLNVAL can come back. On a Unix stream socket
+ * POLLHUP means the peer closed both directions: a shutdown(SHUT_WR) alone
+ * only makes reads see EOF. Node offers no way to tell the two apart. */
+static napi_value poll_hangup(napi_env env, napi_callback_info info)
+{
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  struct pollfd p = { .fd = fd, .events = 0, .revents = 0 };
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  return int_value(env, r < 0 ? -errno : p.revents);
 }
 
 /* ---- passwd ---- */
@@ -444,6 +464,7 @@ NAPI_MODULE_INIT()
     { "isUnixSocket", NULL, is_unix_socket, NULL, NULL, NULL, napi_enumerable, NULL },
     { "peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setLock", NULL, set_lock, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pollHangup", NULL, poll_hangup, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwnam", NULL, getpwnam_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwnamAsync", NULL, getpwnam_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuid", NULL, getpwuid_sync, NULL, NULL, NULL, napi_enumerable, NULL },

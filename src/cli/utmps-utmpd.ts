@@ -5,6 +5,7 @@
 // default: each one is a whole process, and a silent one would otherwise live forever.
 
 import { runDaemon } from '../server/daemon-main.js';
+import { runInBackground } from '../server/read-slots.js';
 import { UtmpService } from '../server/utmp-service.js';
 import { UtmpFile } from '../store/utmp-file.js';
 
@@ -14,12 +15,17 @@ await runDaemon({
   defaultIdleMs: 300_000,
   async build(args, peer, policy, events) {
     if (args.file !== undefined) throw new Error('utmps-utmpd takes no file argument: it serves ./utmp');
+    // A peer that may not write is only ever served reads: serve it at the readers' low
+    // priority, so any number of reading processes leave the CPU to login programs. (No
+    // rate limiter here, so asking takes no token.)
+    if (policy.utmpWrite(peer) !== null) runInBackground();
     const file = await UtmpFile.open('utmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
     return new UtmpService(file, peer, policy, events);
   },
   exitFor(end) {
     switch (end.reason) {
       case 'eof':
+      case 'hangup':
       case 'done':
       case 'shutdown':
         return { code: 0 };

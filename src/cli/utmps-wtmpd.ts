@@ -4,6 +4,7 @@
 
 import { runDaemon } from '../server/daemon-main.js';
 import { utmpViewAt } from '../server/utmp-view.js';
+import { backgroundReads } from '../server/read-slots.js';
 import { WtmpService } from '../server/wtmp-service.js';
 import { WtmpFile } from '../store/wtmp-file.js';
 
@@ -16,7 +17,14 @@ await runDaemon({
   utmpFileOption: true,
   async build(args, peer, policy, events) {
     const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
-    return new WtmpService(file, peer, policy, events, { followTimeoutMs: args.followTimeoutMs }, utmpViewAt(args.utmpFile, args.layout, args.lockTimeoutMs));
+    return new WtmpService(
+      file,
+      peer,
+      policy,
+      events,
+      { followTimeoutMs: args.followTimeoutMs, readGate: backgroundReads },
+      utmpViewAt(args.utmpFile, args.layout, args.lockTimeoutMs),
+    );
   },
   exitFor(end) {
     switch (end.reason) {
@@ -33,6 +41,9 @@ await runDaemon({
         return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
       case 'timeout':
         return { code: 111, message: `unable to read from stdin: Connection timed out (${end.message})` };
+      case 'hangup':
+        // Nothing was written or answered; one quiet exit per hang-up, so no log flood.
+        return { code: 111 };
       default:
         return { code: 111, message: end.message };
     }

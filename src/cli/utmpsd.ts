@@ -6,6 +6,7 @@ import { layoutByName } from '../record/layout.js';
 import { resolveLocations } from '../server/config.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_FOLLOWERS_PER_UID, defaultRootReserve } from '../server/limits.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS } from '../server/wtmp-read.js';
+import { DEFAULT_READS_PER_UID } from '../server/read-slots.js';
 import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { Policy } from '../server/policy.js';
@@ -36,6 +37,8 @@ const USAGE = `usage: utmpsd [options]
   --max-followers-per-uid N  wtmp followers per non-root uid (default ${DEFAULT_MAX_FOLLOWERS_PER_UID})
   --follow-timeout MS        close a wtmp follower sent nothing this long
                              (default ${DEFAULT_FOLLOW_TIMEOUT_MS}; 0: never)
+  --max-reads-per-uid N      wtmp histories a non-root uid is read at once; more wait
+                             their turn (default ${DEFAULT_READS_PER_UID})
   -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
   -i, --idle-timeout MS      close connections idle this long (default 0: never)
   -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
@@ -77,6 +80,7 @@ try {
       'root-reserve': { type: 'string' },
       'max-followers-per-uid': { type: 'string' },
       'follow-timeout': { type: 'string' },
+      'max-reads-per-uid': { type: 'string' },
       timeout: { type: 'string', short: 't' },
       'idle-timeout': { type: 'string', short: 'i' },
       'lock-timeout': { type: 'string', short: 'L' },
@@ -129,6 +133,7 @@ const limits = {
 };
 if (limits.rootReserve >= maxConnections) die(100, `--root-reserve must be below --max-connections (${maxConnections})`);
 const followTimeoutMs = count('--follow-timeout', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS);
+const readsPerUid = count('--max-reads-per-uid', values['max-reads-per-uid'], DEFAULT_READS_PER_UID, 1);
 const rateLimit = {
   perMinute: count('--rate-limit', values['rate-limit'], DEFAULT_RATE_LIMIT.perMinute),
   burst: count('--rate-burst', values['rate-burst'], DEFAULT_RATE_LIMIT.burst, 1),
@@ -199,6 +204,7 @@ try {
     timeouts,
     limits,
     followTimeoutMs,
+    readsPerUid,
     log,
   });
   if (identity) {

@@ -20,6 +20,8 @@ export interface Transport {
   /** Optional flow control for clients that pipeline faster than we answer. */
   pause?(): void;
   resume?(): void;
+  /** True once the client has closed both directions (not just shut down its writing side). */
+  hungUp?(): boolean;
 }
 
 export type SessionEnd =
@@ -30,6 +32,7 @@ export type SessionEnd =
   | { reason: 'truncated'; message: string } // EOF in the middle of a request
   | { reason: 'timeout'; message: string }
   | { reason: 'shutdown' } // the server is stopping; no request was cut short
+  | { reason: 'hangup' } // the client closed both directions before its answer: nothing to answer
   | { reason: 'error'; message: string }; // transport failure or a bug
 
 export interface StreamSignals {
@@ -57,7 +60,8 @@ export interface ServiceHandler {
   readonly service: Service;
   /** One request per connection: its deadline runs from the connect, not the first byte. */
   readonly oneRequest: boolean;
-  handle(request: Request): Promise<HandlerResult>;
+  /** signal aborts when the session ends (the client hung up): drop what still waits. */
+  handle(request: Request, signal: AbortSignal): Promise<HandlerResult>;
 }
 
 export interface SessionTimeouts {
@@ -79,6 +83,8 @@ const BACKLOG_LIMIT = 64 * 1024;
  * this plus one answer (SECURITY.md: bounded buffering).
  */
 export const UNSENT_CAP = 4096;
+/** After an EOF, how often to look whether the client is gone altogether. */
+const HANGUP_POLL_MS = 100;
 
 export class Session {
   private readonly parser: RequestParser;
@@ -100,6 +106,9 @@ export class Session {
   private readonly streaming = new AbortController();
   /** Aborted when the client closes its side. */
   private readonly clientEof = new AbortController();
+  /** Aborted when the session ends, whatever the reason: work still queued for it is dropped. */
+  private readonly gone = new AbortController();
+  private hangupTimer: NodeJS.Timeout | null = null;
   /** While a stream runs, the request is over: input is read (to notice a close) and dropped. */
   private streamActive = false;
 
@@ -133,7 +142,29 @@ export class Session {
     if (this.ended) return;
     this.sawEof = true;
     this.clientEof.abort();
+    this.watchHangup();
     void this.pump();
+  }
+
+  /**
+   * EOF alone may be a half-close by a client still waiting for its answer. While a
+   * request is in hand, look whether the client left altogether; if so, end the session,
+   * so that its queued work is dropped instead of waiting for a lock for nobody.
+   */
+  private watchHangup(): void {
+    const hungUp = this.transport.hungUp?.bind(this.transport);
+    if (!hungUp || this.hangupTimer) return;
+    const check = (): void => {
+      let gone: boolean;
+      try {
+        gone = hungUp();
+      } catch {
+        gone = false;
+      }
+      if (gone && this.busy) this.finish({ reason: 'hangup' });
+    };
+    check();
+    if (!this.ended) this.hangupTimer = setInterval(check, HANGUP_POLL_MS);
   }
 
   /** Ends the session once the request being served (if any) is answered. */
@@ -163,7 +194,7 @@ export class Session {
         }
         if (!request) break;
         this.disarm();
-        const result = await this.handler.handle(request);
+        const result = await this.handler.handle(request, this.gone.signal);
         if (this.ended) return;
         if (result.answer.length > 0) {
           this.batch.push(result.answer);
@@ -299,6 +330,8 @@ export class Session {
     if (this.ended) return;
     this.ended = end;
     this.streaming.abort();
+    this.gone.abort();
+    if (this.hangupTimer) clearInterval(this.hangupTimer);
     this.disarm();
     this.transport.close();
     this.onEnd(end);

@@ -3,7 +3,7 @@
 
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { isUnixSocket, peerCredentials } from '../sys/native.js';
+import { hungUp, isUnixSocket, peerCredentials } from '../sys/native.js';
 import type { Peer } from './policy.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 
@@ -70,6 +70,8 @@ export function serveStdio(handler: ServiceHandler, timeouts: SessionTimeouts): 
       },
       pause: () => input.pause(),
       resume: () => input.resume(),
+      // fd 1: the socket itself (POLLHUP once the client closed it), or a pipe nobody reads.
+      hungUp: () => hungUp(1),
     };
     const session = new Session(handler, transport, timeouts, resolve);
     input.on('data', (chunk: Buffer) => session.push(chunk));

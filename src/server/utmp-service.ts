@@ -29,10 +29,12 @@ export class UtmpService implements ServiceHandler {
     private readonly events: ServiceEvents,
   ) {}
 
-  async handle(request: Request): Promise<HandlerResult> {
+  async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     try {
-      return { answer: await this.dispatch(request) };
+      return { answer: await this.dispatch(request, signal) };
     } catch (e) {
+      // The client is gone and its request was dropped unserved: nobody to answer or report.
+      if (signal?.aborted) return { answer: Buffer.alloc(0) };
       const errno = errnoOf(e);
       this.events.report(
         `${request.op} failures (${errnoName(errno)})`,
@@ -42,27 +44,27 @@ export class UtmpService implements ServiceHandler {
     }
   }
 
-  private async dispatch(request: Request): Promise<Buffer> {
+  private async dispatch(request: Request, signal?: AbortSignal): Promise<Buffer> {
     switch (request.op) {
       case 'rewind':
         this.cursor.index = 0;
         this.cursor.ahead = null;
         return statusAnswer(Errno.OK);
       case 'getent':
-        return found(await this.file.getent(this.cursor));
+        return found(await this.file.getent(this.cursor, signal));
       case 'getid':
-        return found(await this.file.getid(this.cursor, request.type, request.id));
+        return found(await this.file.getid(this.cursor, request.type, request.id, signal));
       case 'getline':
-        return found(await this.file.getline(this.cursor, request.line));
+        return found(await this.file.getline(this.cursor, request.line, signal));
       case 'getall':
-        return recordsAnswer(await this.file.getall(this.cursor));
+        return recordsAnswer(await this.file.getall(this.cursor, signal));
       case 'putline': {
         const refusal = this.policy.utmpWrite(this.peer);
         if (refusal) {
           this.events.report('putline refusals', `putline refused: ${refusal.reason}`);
           return statusAnswer(refusal.errno);
         }
-        await this.file.putline(this.cursor, request.record);
+        await this.file.putline(this.cursor, request.record, signal);
         return statusAnswer(Errno.OK);
       }
       default:

@@ -3,7 +3,7 @@
 // (SO_PEERCRED) for every accepted connection.
 
 import type { Socket } from 'node:net';
-import { peerCredentials, socketFd } from '../sys/native.js';
+import { hungUp, peerCredentials, socketFd } from '../sys/native.js';
 import type { UtmpFile } from '../store/utmp-file.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
@@ -11,6 +11,7 @@ import { type Listener, listenOnFd, listenOnPath, removeSocket, type ServiceName
 import type { Logger } from './log.js';
 import { LogSummary } from './log-summary.js';
 import type { Peer, Policy } from './policy.js';
+import { ReadSlots } from './read-slots.js';
 import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
 import { UtmpService } from './utmp-service.js';
 import { utmpViewOf } from './utmp-view.js';
@@ -33,6 +34,8 @@ export interface UtmpsdOptions {
   limits: ConnectionLimitOptions;
   /** A wtmp follower sent nothing for this long is closed; 0: never. */
   followTimeoutMs?: number;
+  /** Concurrent wtmp history reads per non-root uid (read-slots.ts); default 2. */
+  readsPerUid?: number;
   log: Logger;
   /** Window of the per-(uid, reason) log summary (log-summary.ts; default 10 s). */
   logWindowMs?: number;
@@ -44,6 +47,7 @@ export class Utmpsd {
   private readonly limits: ConnectionLimits;
   /** Refusals and failed connections: per request for root, summarised for everyone else. */
   private readonly summary: LogSummary;
+  private readonly readSlots: ReadSlots;
   private stopping: Promise<void> | null = null;
   private peakBuffered = 0;
   private drained: (() => void) | null = null;
@@ -51,6 +55,7 @@ export class Utmpsd {
   private constructor(private readonly options: UtmpsdOptions) {
     this.limits = new ConnectionLimits(options.limits);
     this.summary = new LogSummary((line) => options.log.warn(line), { windowMs: options.logWindowMs });
+    this.readSlots = new ReadSlots(options.readsPerUid);
   }
 
   static async start(options: UtmpsdOptions): Promise<Utmpsd> {
@@ -159,7 +164,7 @@ export class Utmpsd {
           peer,
           policy,
           events,
-          { followTimeoutMs: this.options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower },
+          { followTimeoutMs: this.options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower, readGate: this.readSlots },
           utmpViewOf(this.options.utmp),
         );
   }
@@ -194,5 +199,6 @@ function transportOf(socket: Socket): Transport {
     },
     pause: () => socket.pause(),
     resume: () => socket.resume(),
+    hungUp: () => socket.destroyed || hungUp(socketFd(socket)),
   };
 }

@@ -3,12 +3,14 @@
 // in order. A follower tails the file itself, so it sees appends made by any process, and
 // the file is its only buffer: a follower that stops reading never holds up a writer.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { recordAnswer, statusAnswer } from '../protocol/answer.js';
 import { Errno } from '../protocol/errno.js';
 import type { ReadQuery } from '../protocol/request.js';
 import { fieldEquals } from '../record/fields.js';
 import { FIELD_SIZE, RECORD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
+import type { ReleaseSlot } from './read-slots.js';
 import type { Send, SessionEnd, StreamSignals } from './session.js';
 
 /** A follower this many records behind the end of the log is dropped. */
@@ -42,12 +44,16 @@ export function matches(filter: ReadFilter, rec: Buffer): boolean {
   return true;
 }
 
+/** Waits for this peer's turn to read history (read-slots.ts); the release ends it. */
+export type HistorySlot = (signal: AbortSignal) => Promise<ReleaseSlot>;
+
 export async function serveRead(
   file: WtmpFile,
   filter: ReadFilter,
   send: Send,
   signals: StreamSignals,
   followTimeoutMs = DEFAULT_FOLLOW_TIMEOUT_MS,
+  slot?: HistorySlot,
 ): Promise<SessionEnd> {
   // The history is what was asked for: only the end of the session cuts it short. A
   // follower also stops when the client closes its side.
@@ -65,8 +71,26 @@ export async function serveRead(
   const timer = query.follow ? setInterval(poke, POLL_MS) : null;
   signal.addEventListener('abort', poke);
   try {
+    let release: ReleaseSlot | null = null;
+    if (!query.liveOnly && slot) {
+      try {
+        release = await slot(stop);
+      } catch {
+        return { reason: 'eof' };
+      }
+      // The session's end frees the slot at once, even while a send still waits for a
+      // client that is gone.
+      stop.addEventListener('abort', release, { once: true });
+    }
     const start = await file.snapshot();
-    if (!query.liveOnly && !(await sendHistory(file, filter, start.count, send, stop))) return { reason: 'eof' };
+    try {
+      if (!query.liveOnly && !(await sendHistory(file, filter, start.count, send, stop))) return { reason: 'eof' };
+    } finally {
+      if (release) {
+        stop.removeEventListener('abort', release);
+        release();
+      }
+    }
     // ESRCH ends the history: a plain read ends here, a follower's live records come next.
     if (!(await send(statusAnswer(Errno.ESRCH)))) return { reason: 'eof' };
     if (!query.follow) return { reason: 'done' };
@@ -106,6 +130,7 @@ export async function serveRead(
           lastSent = Date.now();
         }
         if (signal.aborted) return { reason: 'eof' };
+        await nextTurn();
       }
     }
   } finally {
@@ -138,6 +163,9 @@ async function sendHistory(file: WtmpFile, filter: ReadFilter, count: number, se
     const answers = matching(filter, await file.read(from, to), newestFirst, left);
     left -= answers.length;
     if (answers.length && !(await send(Buffer.concat(answers)))) return false;
+    // Reads take no lock and a client that keeps up never makes send() wait: let appends
+    // and other sessions in between blocks.
+    await nextTurn();
   }
   return true;
 }

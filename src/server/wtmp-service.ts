@@ -5,6 +5,7 @@ import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
 import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy, UtmpView } from './policy.js';
+import type { ReadGate } from './read-slots.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS, serveRead } from './wtmp-read.js';
@@ -14,6 +15,8 @@ export interface WtmpReadOptions {
   followTimeoutMs: number;
   /** Counts this connection in as a follower; false when its uid has too many (utmpsd). */
   admitFollower?: () => boolean;
+  /** Asked before each history read: utmpsd's per-uid cap, or the UCSPI daemon's low priority. */
+  readGate?: ReadGate;
 }
 
 export class WtmpService implements ServiceHandler {
@@ -30,7 +33,7 @@ export class WtmpService implements ServiceHandler {
     private readonly utmp?: UtmpView,
   ) {}
 
-  async handle(request: Request): Promise<HandlerResult> {
+  async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     if (request.op === 'read') {
       if (request.follow && this.reads.admitFollower && !this.reads.admitFollower()) {
         // Followers must not take the slots a uid's own appends need.
@@ -38,7 +41,9 @@ export class WtmpService implements ServiceHandler {
       }
       const filter = { query: request, onlyUser: this.policy.readableUser(this.peer) };
       const timeout = this.reads.followTimeoutMs;
-      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, timeout) };
+      const gate = this.reads.readGate;
+      const slot = gate ? (stop: AbortSignal) => gate.acquire(this.peer.uid, stop) : undefined;
+      return { answer: Buffer.alloc(0), stream: (send, signals) => serveRead(this.file, filter, send, signals, timeout, slot) };
     }
     if (request.op !== 'append') return { answer: statusAnswer(Errno.EINVAL), end: { reason: 'done' } };
     let refusal;
@@ -55,9 +60,11 @@ export class WtmpService implements ServiceHandler {
       return { answer: statusAnswer(refusal.errno), end: { reason: 'refused', message: refusal.reason } };
     }
     try {
-      await this.file.append(request.record);
+      await this.file.append(request.record, signal);
       return { answer: statusAnswer(Errno.OK), end: { reason: 'done' } };
     } catch (e) {
+      // The client hung up while its append waited for the lock: it was dropped unwritten.
+      if (signal?.aborted) return { answer: Buffer.alloc(0), end: { reason: 'hangup' } };
       const errno = errnoOf(e);
       const message = `unable to append to wtmp: ${(e as Error).message}`;
       this.events.report('append failures', `append for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${message}`);

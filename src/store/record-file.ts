@@ -1,23 +1,24 @@
 // A file of fixed-size records, in the utmps or glibc layout, seen as utmps records.
-// Shared by the utmp and wtmp stores: locking with a bounded wait, whole-record reads,
-// durable writes, and the partial-tail rule (reads ignore it, writes replace it).
+// Shared by the utmp and wtmp stores: locking with a bounded wait per request
+// (lock-queue.ts), whole-record reads, durable writes, and the partial-tail rule (reads
+// ignore it, writes replace it).
 
 import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { convertRecord } from '../record/codec.js';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import { Errno, errnoOf } from '../protocol/errno.js';
-import { type LockKind, lock, unlock } from '../sys/native.js';
+import type { LockKind } from '../sys/native.js';
 import { StoreError } from './errors.js';
 import { detectFileLayout } from './detect.js';
 import { GroupSync } from './group-sync.js';
 import { openDatabaseFile } from './open.js';
-import { SerialQueue } from './serial.js';
+import { LockQueue } from './lock-queue.js';
 
 export interface RecordFileOptions {
   /** On-disk layout; the wire and the API always use utmps records. */
   layout?: RecordLayout;
-  /** Longest wait for another process's lock before failing with EAGAIN. */
+  /** Longest wait for another process's lock before failing with EAGAIN, per request. */
   lockTimeoutMs?: number;
   /** Mode for a file this store creates. */
   mode?: number;
@@ -52,9 +53,8 @@ function refuseOtherLayout(path: string, fd: number, size: number, layout: Recor
 export class RecordFile {
   readonly layout: RecordLayout;
   protected handle: FileHandle;
-  protected readonly queue = new SerialQueue();
+  protected readonly queue: LockQueue;
   protected syncer: GroupSync;
-  private readonly lockTimeoutMs: number;
   private readonly warn: (message: string) => void;
   private reportedTail = -1;
   /** Counts writes made through this object: read-ahead data is good while it is unchanged. */
@@ -67,7 +67,7 @@ export class RecordFile {
   ) {
     this.handle = handle;
     this.layout = options.layout ?? UTMPS_LAYOUT;
-    this.lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.queue = new LockQueue(() => this.handle.fd, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, path);
     this.warn = options.warn ?? (() => {});
     this.syncer = new GroupSync(handle);
   }
@@ -93,9 +93,10 @@ export class RecordFile {
     return this.handle.fd;
   }
 
-  /** Waits for every write to be durable, then closes the file. */
+  /** Lets the requests waiting for the lock finish, waits for every write to be durable, then closes the file. */
   async close(): Promise<void> {
-    await this.queue.run(() => this.syncer.retire());
+    await this.queue.idle();
+    await this.syncer.retire();
   }
 
   /** Switches to another open file (log rotation); the old one closes once synced. */
@@ -105,29 +106,12 @@ export class RecordFile {
     this.syncer = new GroupSync(fresh);
   }
 
-  /** Runs fn under this process's queue and a whole-file lock of the given kind. */
-  protected locked<T>(kind: LockKind, fn: () => T): Promise<T> {
-    return this.queue.run(async () => {
-      const fd = this.handle.fd;
-      try {
-        await lock(fd, kind, { timeoutMs: this.lockTimeoutMs });
-      } catch (e) {
-        const err = e as { code?: string };
-        if (err.code === 'ETIMEDOUT') {
-          throw new StoreError(
-            Errno.EAGAIN,
-            `unable to lock ${this.path}: still locked by another process after ${this.lockTimeoutMs} ms`,
-            { cause: e },
-          );
-        }
-        throw new StoreError(errnoOf(e), `unable to lock ${this.path}: ${(e as Error).message}`, { cause: e });
-      }
-      try {
-        return fn();
-      } finally {
-        unlock(fd);
-      }
-    });
+  /**
+   * Runs fn under a whole-file lock of the given kind, waiting at most the lock timeout
+   * from now. A task whose signal aborts (its client hung up) is dropped before it runs.
+   */
+  protected locked<T>(kind: LockKind, fn: () => T, signal?: AbortSignal): Promise<T> {
+    return this.queue.run(kind, fn, signal);
   }
 
   /** Whole records in the file; reports a partial tail once per distinct size. */
@@ -200,12 +184,16 @@ export class RecordFile {
    * Runs fn (which writes) under the write lock, then waits until its bytes are on stable
    * storage. The fsync may be shared with concurrent writers (group commit).
    */
-  protected async durably(fn: () => void): Promise<void> {
-    const syncer = await this.locked('write', () => {
-      this.writes++;
-      fn();
-      return this.syncer;
-    });
+  protected async durably(fn: () => void, signal?: AbortSignal): Promise<void> {
+    const syncer = await this.locked(
+      'write',
+      () => {
+        this.writes++;
+        fn();
+        return this.syncer;
+      },
+      signal,
+    );
     try {
       await syncer.sync();
     } catch (e) {

@@ -30,8 +30,11 @@ export class UtmpFile extends RecordFile {
     return new UtmpFile(path, await RecordFile.openHandle(path, options), options);
   }
 
+  // Each request takes an optional signal: aborted (its client hung up) while it waits
+  // for the lock, it is dropped without running.
+
   /** The record at the cursor, or null at the end (ESRCH on the wire). */
-  getent(cursor: Cursor): Promise<Buffer | null> | Buffer {
+  getent(cursor: Cursor, signal?: AbortSignal): Promise<Buffer | null> | Buffer {
     const cached = this.fromReadAhead(cursor);
     if (cached) return cached;
     return this.locked('read', () => {
@@ -43,7 +46,7 @@ export class UtmpFile extends RecordFile {
       }
       cursor.ahead = { writes: this.writes, start, records };
       return this.fromReadAhead(cursor);
-    });
+    }, signal);
   }
 
   private fromReadAhead(cursor: Cursor): Buffer | null {
@@ -56,25 +59,25 @@ export class UtmpFile extends RecordFile {
   }
 
   /** Every record from the cursor to the end, concatenated; the cursor ends at the end. */
-  getall(cursor: Cursor): Promise<Buffer> {
+  getall(cursor: Cursor, signal?: AbortSignal): Promise<Buffer> {
     return this.locked('read', () => {
       const count = this.recordCount();
       const recs = this.readRecords(cursor.index, count);
       cursor.index = Math.max(cursor.index, count);
       return recs;
-    });
+    }, signal);
   }
 
-  getid(cursor: Cursor, type: number, id: Uint8Array): Promise<Buffer | null> {
+  getid(cursor: Cursor, type: number, id: Uint8Array, signal?: AbortSignal): Promise<Buffer | null> {
     if (!isSearchableType(type)) {
       return Promise.reject(new StoreError(Errno.EINVAL, `getid: type ${type} cannot be searched for`));
     }
     const key: IdKey = { type, id, line: null };
-    return this.search(cursor, (rec) => matchesId(key, rec));
+    return this.search(cursor, (rec) => matchesId(key, rec), signal);
   }
 
-  getline(cursor: Cursor, line: Uint8Array): Promise<Buffer | null> {
-    return this.search(cursor, (rec) => matchesLine(line, rec));
+  getline(cursor: Cursor, line: Uint8Array, signal?: AbortSignal): Promise<Buffer | null> {
+    return this.search(cursor, (rec) => matchesLine(line, rec), signal);
   }
 
   /**
@@ -82,7 +85,7 @@ export class UtmpFile extends RecordFile {
    * the cursor (so a lookup then a put replaces what was read), or appends. Resolves once
    * the record is on disk.
    */
-  async putline(cursor: Cursor, record: Buffer): Promise<void> {
+  async putline(cursor: Cursor, record: Buffer, signal?: AbortSignal): Promise<void> {
     if (record.length !== RECORD_SIZE) throw new RangeError(`a record is ${RECORD_SIZE} bytes`);
     const fileRecord = this.toFileLayout(record);
     await this.durably(() => {
@@ -93,10 +96,10 @@ export class UtmpFile extends RecordFile {
       const index = found?.index ?? count;
       this.writeRecord(index, fileRecord, this.fileSize());
       cursor.index = index + 1;
-    });
+    }, signal);
   }
 
-  private search(cursor: Cursor, match: (rec: Buffer) => boolean): Promise<Buffer | null> {
+  private search(cursor: Cursor, match: (rec: Buffer) => boolean, signal?: AbortSignal): Promise<Buffer | null> {
     return this.locked('read', () => {
       const count = this.recordCount();
       const found = this.find(cursor.index, count, match);
@@ -106,7 +109,7 @@ export class UtmpFile extends RecordFile {
       }
       cursor.index = found.index + 1;
       return found.record;
-    });
+    }, signal);
   }
 
   /** The first matching record in [from, to), reading in blocks. */

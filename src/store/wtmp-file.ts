@@ -1,5 +1,10 @@
 // The wtmp log: whole-record appends only (PROTOCOL.md section 4). Follows log rotation:
 // when the path no longer names the open file, the next append goes to a fresh file.
+//
+// Reads take no lock. Records are only ever appended whole (a partial tail is replaced,
+// never extended), and the file size grows only once a write's bytes are in, so every
+// whole record below the size we see is complete and will not change. A reader then never
+// holds a lock that keeps an append waiting, and another process's lock never delays it.
 
 import { type FSWatcher, fstatSync, statSync, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -46,15 +51,18 @@ export class WtmpFile extends RecordFile {
     this.reopenRequested = true;
   }
 
-  /** Appends one utmps record; resolves once it is on disk. */
-  async append(record: Buffer): Promise<void> {
+  /**
+   * Appends one utmps record; resolves once it is on disk. When signal aborts while the
+   * append still waits for the lock (its client hung up), nothing is written.
+   */
+  async append(record: Buffer, signal?: AbortSignal): Promise<void> {
     if (record.length !== RECORD_SIZE) throw new RangeError(`a record is ${RECORD_SIZE} bytes`);
     const fileRecord = this.toFileLayout(record);
     await this.followRotation();
     await this.durably(() => {
       // A partial tail is replaced, never extended: append at the last whole record.
       this.writeRecord(this.recordCount(), fileRecord, this.fileSize());
-    });
+    }, signal);
     this.changed();
   }
 
@@ -74,7 +82,7 @@ export class WtmpFile extends RecordFile {
    */
   async snapshot(): Promise<{ count: number; generation: number }> {
     await this.followRotation(false);
-    return this.locked('read', () => ({ count: this.recordCount(), generation: this.generation }));
+    return { count: this.recordCount(), generation: this.generation };
   }
 
   private changed(): void {
@@ -101,13 +109,13 @@ export class WtmpFile extends RecordFile {
     await super.close();
   }
 
-  /** Whole records [from, to) of the current file, as utmps records. */
-  read(from: number, to = Infinity): Promise<Buffer> {
-    return this.locked('read', () => this.readRecords(from, Math.min(to, this.recordCount())));
+  /** Whole records [from, to) of the current file, as utmps records (no lock: see the top). */
+  async read(from: number, to = Infinity): Promise<Buffer> {
+    return this.readRecords(from, Math.min(to, this.recordCount()));
   }
 
-  count(): Promise<number> {
-    return this.locked('read', () => this.recordCount());
+  async count(): Promise<number> {
+    return this.recordCount();
   }
 
   /** Reopens the path if it names another file now; only a writer creates a missing one. */
@@ -117,13 +125,12 @@ export class WtmpFile extends RecordFile {
     if (current === 'missing' && !create) return;
     this.reopenRequested = false;
     const fresh = await RecordFile.openHandle(this.path, this.options);
-    await this.queue.run(() => {
-      this.replaceHandle(fresh);
-      this.identity = identityOf(fresh.fd);
-      this.generation++;
-      this.unwatchFile();
-      if (this.listeners.size > 0) this.watchFile();
-    });
+    // Work under the lock is synchronous, so nothing is half done on the old descriptor.
+    this.replaceHandle(fresh);
+    this.identity = identityOf(fresh.fd);
+    this.generation++;
+    this.unwatchFile();
+    if (this.listeners.size > 0) this.watchFile();
   }
 
   private pathStillNamesFile(): boolean | 'missing' {

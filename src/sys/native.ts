@@ -70,6 +70,7 @@ interface Addon {
   isUnixSocket(fd: number): number;
   peerCredentials(fd: number): PeerCredentials | number;
   setLock(fd: number, op: LockOp): number;
+  pollHangup(fd: number): number;
   getpwnam(name: string): RawPasswd | null | number;
   getpwnamAsync(name: string): Promise<RawPasswd | null | number>;
   getpwuid(uid: number): RawPasswd | null | number;
@@ -196,6 +197,22 @@ export function socketFd(socket: Socket): number {
     throw new Error('socket has no file descriptor (closed, or not backed by a file descriptor)');
   }
   return fd;
+}
+
+/** poll(2) bits as Linux numbers them (the same on every architecture we target). */
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+
+/**
+ * Has the other end gone for good? A Unix stream socket answers true once its peer closed
+ * both directions (POLLHUP); a peer that only shut down its writing side is still there
+ * to read answers. A pipe's write end answers true once nobody can read it (POLLERR).
+ */
+export function hungUp(fd: number): boolean {
+  checkFd(fd);
+  const r = native().pollHangup(fd);
+  if (r < 0) throw new SysError('poll', r);
+  return (r & (POLLHUP | POLLERR)) !== 0;
 }
 
 // ---- locks ----
