@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 
 import { type Answer, AnswerReader, recordAnswer, recordsAnswer, statusAnswer } from '../../src/protocol/answer.js';
 import { commandForByte, Commands, type Service } from '../../src/protocol/commands.js';
-import { Errno, errnoName, errnoNumber, errnoOf } from '../../src/protocol/errno.js';
+import { Errno, errnoName, errnoNumber, errnoOf } from '../../src/errno.js';
 import { encodeRequest, ProtocolError, type Request, RequestParser } from '../../src/protocol/request.js';
 import { decodeEntry } from '../../src/record/entry.js';
 import { byteByByte, cat, hex, padded, splitAt, toHex, u16be } from '../helpers/bytes.js';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { formatAddress, parseAddress } from '../../src/record/address.js';
-import { convertRecord, decodeRecord, encodeRecord, type RawRecord } from '../../src/record/codec.js';
+import { decodeRecord, encodeRecord, type RawRecord } from '../../src/record/codec.js';
+import { convertRecord } from '../../src/record/convert.js';
 import { buildRecord, decodeEntry, type EntryInput, RecordError } from '../../src/record/entry.js';
 import { FIELD_SIZE, GLIBC_LAYOUT, type RecordLayout, type RecordTypeName, UTMPS_LAYOUT } from '../../src/record/layout.js';
 import { cat, hex, le, padded, toHex } from '../helpers/bytes.js';
