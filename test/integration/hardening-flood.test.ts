@@ -27,8 +27,9 @@ import {
 } from '../helpers/fuzz-hardening.js';
 import { UTMPSD_JS } from '../../fuzz/target.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
-const EDQUOT = 122;
+const { EDQUOT } = Errno;
 const BURST = 3;
 // One write a minute: nothing refills while the test runs.
 const RATE = ['--rate-limit', '1', '--rate-burst', String(BURST)];
