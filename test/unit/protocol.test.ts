@@ -1,5 +1,5 @@
 // Request framing and answers against the transcripts captured from the C utmps 0.1.2.3
-// daemons (../shared/vectors/transcripts.json; PROTOCOL.md sections 2-4). Expected bytes
+// daemons (test/vectors/transcripts.json; PROTOCOL.md sections 2-4). Expected bytes
 // come from the transcripts or from test/helpers/bytes.ts, never from the encoders tested.
 
 import assert from 'node:assert/strict';
