@@ -412,16 +412,6 @@ static napi_value getpwuid_async(napi_env env, napi_callback_info info)
 
 /* ---- misc ---- */
 
-static napi_value effective_ids(napi_env env, napi_callback_info info)
-{
-  napi_value obj;
-  (void)info;
-  if (napi_create_object(env, &obj) != napi_ok) return NULL;
-  bool ok = set_prop(env, obj, "euid", uint_value(env, geteuid()))
-            && set_prop(env, obj, "egid", uint_value(env, getegid()));
-  return ok ? obj : NULL;
-}
-
 /* sd_notify: one datagram to an AF_UNIX socket ('@' starts an abstract name).
  * Node has no Unix datagram sockets. */
 static napi_value notify_datagram(napi_env env, napi_callback_info info)
@@ -448,16 +438,6 @@ static napi_value notify_datagram(napi_env env, napi_callback_info info)
   return int_value(env, -e);
 }
 
-/* glibc's text, so messages match what the C tools print. */
-static napi_value str_error(napi_env env, napi_callback_info info)
-{
-  napi_value argv[1];
-  int32_t e;
-  char buf[256];
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &e)) return NULL;
-  return string_value(env, strerror_r(e, buf, sizeof buf)); /* GNU variant */
-}
-
 NAPI_MODULE_INIT()
 {
   static const napi_property_descriptor props[] = {
@@ -469,9 +449,7 @@ NAPI_MODULE_INIT()
     { "getpwnamAsync", NULL, getpwnam_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuid", NULL, getpwuid_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuidAsync", NULL, getpwuid_async, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "effectiveIds", NULL, effective_ids, NULL, NULL, NULL, napi_enumerable, NULL },
     { "notifyDatagram", NULL, notify_datagram, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "strerror", NULL, str_error, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -3,48 +3,10 @@
 // branch on it, never on text), the numeric errno, the operation and the socket path, like
 // Node's own system errors. A leaf module: record/ and client/ both build on it.
 
-import { constants } from 'node:os';
+import { Errno, errnoName, isKnownErrno, type KnownErrno, STRERROR } from './errno.js';
 
 /** Every `code` a UtmpsError can carry. Numbers the table does not name are 'UNKNOWN'. */
-export type UtmpsErrorCode =
-  | 'ABORT_ERR'
-  | 'EACCES'
-  | 'EADDRNOTAVAIL'
-  | 'EAGAIN'
-  | 'EBADF'
-  | 'EBUSY'
-  | 'ECANCELED'
-  | 'ECONNREFUSED'
-  | 'ECONNRESET'
-  | 'EDQUOT'
-  | 'EEXIST'
-  | 'EFBIG'
-  | 'EINTR'
-  | 'EINVAL'
-  | 'EIO'
-  | 'EISDIR'
-  | 'ELOOP'
-  | 'EMFILE'
-  | 'ENAMETOOLONG'
-  | 'ENFILE'
-  | 'ENOBUFS'
-  | 'ENOENT'
-  | 'ENOLCK'
-  | 'ENOMEM'
-  | 'ENOSPC'
-  | 'ENOSYS'
-  | 'ENOTCONN'
-  | 'ENOTDIR'
-  | 'ENOTSOCK'
-  | 'EOVERFLOW'
-  | 'EPERM'
-  | 'EPIPE'
-  | 'EPROTO'
-  | 'EROFS'
-  | 'ESRCH'
-  | 'ETIMEDOUT'
-  | 'EUSERS'
-  | 'UNKNOWN';
+export type UtmpsErrorCode = 'ABORT_ERR' | KnownErrno | 'UNKNOWN';
 
 /** The client operation that failed. 'build' is a record refused before anything was sent. */
 export type UtmpsOp =
@@ -61,49 +23,6 @@ export type UtmpsOp =
   | 'login'
   | 'logout'
   | 'build';
-
-// glibc's strerror() wording, so messages read like the C tools' (util.getSystemErrorMessage
-// only exists from Node 22.12).
-const STRERROR: Readonly<Record<UtmpsErrorCode, string>> = {
-  ABORT_ERR: 'The operation was aborted',
-  EACCES: 'Permission denied',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EAGAIN: 'Resource temporarily unavailable',
-  EBADF: 'Bad file descriptor',
-  EBUSY: 'Device or resource busy',
-  ECANCELED: 'Operation canceled',
-  ECONNREFUSED: 'Connection refused',
-  ECONNRESET: 'Connection reset by peer',
-  EDQUOT: 'Disk quota exceeded',
-  EEXIST: 'File exists',
-  EFBIG: 'File too large',
-  EINTR: 'Interrupted system call',
-  EINVAL: 'Invalid argument',
-  EIO: 'Input/output error',
-  EISDIR: 'Is a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  EMFILE: 'Too many open files',
-  ENAMETOOLONG: 'File name too long',
-  ENFILE: 'Too many open files in system',
-  ENOBUFS: 'No buffer space available',
-  ENOENT: 'No such file or directory',
-  ENOLCK: 'No locks available',
-  ENOMEM: 'Cannot allocate memory',
-  ENOSPC: 'No space left on device',
-  ENOSYS: 'Function not implemented',
-  ENOTCONN: 'Transport endpoint is not connected',
-  ENOTDIR: 'Not a directory',
-  ENOTSOCK: 'Socket operation on non-socket',
-  EOVERFLOW: 'Value too large for defined data type',
-  EPERM: 'Operation not permitted',
-  EPIPE: 'Broken pipe',
-  EPROTO: 'Protocol error',
-  EROFS: 'Read-only file system',
-  ESRCH: 'No such process',
-  ETIMEDOUT: 'Connection timed out',
-  EUSERS: 'Too many users',
-  UNKNOWN: 'Unknown error',
-};
 
 /**
  * What the daemons mean by a status, where strerror() would mislead: the rule that refused
@@ -132,23 +51,22 @@ function meaning(code: UtmpsErrorCode, op: UtmpsOp): string | undefined {
   }
 }
 
-const ERRNO: Readonly<Record<string, number>> = constants.errno;
+const NOT_ERRNO = { ABORT_ERR: 'The operation was aborted', UNKNOWN: 'Unknown error' } as const;
 
 /** glibc's strerror() text for a code, without the library's rule wording. */
 export function strerror(code: UtmpsErrorCode): string {
-  return STRERROR[code];
+  return isKnownErrno(code) ? STRERROR[code] : NOT_ERRNO[code];
 }
 
 /** The known code for a name, or 'UNKNOWN'. */
 export function errorCode(name: string): UtmpsErrorCode {
-  return name in STRERROR ? (name as UtmpsErrorCode) : 'UNKNOWN';
+  return isKnownErrno(name) || name === 'ABORT_ERR' ? name : 'UNKNOWN';
 }
 
 /** The code of a Linux errno number ('UNKNOWN' for numbers the table does not name). */
 export function codeOfErrno(errno: number): UtmpsErrorCode {
-  // The first name of a number wins (EAGAIN over EWOULDBLOCK), as in libuv.
-  for (const [name, n] of Object.entries(ERRNO)) if (n === errno && name in STRERROR) return name as UtmpsErrorCode;
-  return 'UNKNOWN';
+  const name = errnoName(errno);
+  return isKnownErrno(name) ? name : 'UNKNOWN';
 }
 
 export interface UtmpsErrorOptions {
@@ -174,11 +92,11 @@ export class UtmpsError extends Error {
   readonly reason: string;
 
   constructor(code: UtmpsErrorCode, op: UtmpsOp, path?: string, options: UtmpsErrorOptions = {}) {
-    const reason = options.reason ?? meaning(code, op) ?? STRERROR[code] ?? code;
+    const reason = options.reason ?? meaning(code, op) ?? strerror(code) ?? code;
     super(options.message ?? (path === undefined ? `${op}: ${reason}` : `${op} via ${path}: ${reason}`), { cause: options.cause });
     this.name = code === 'ABORT_ERR' ? 'AbortError' : 'UtmpsError';
     this.code = code;
-    this.errno = options.errno ?? ERRNO[code] ?? (code === 'ABORT_ERR' ? ERRNO.ECANCELED : 0);
+    this.errno = options.errno ?? (isKnownErrno(code) ? Errno[code] : code === 'ABORT_ERR' ? Errno.ECANCELED : 0);
     this.op = op;
     this.path = path;
     this.reason = reason;

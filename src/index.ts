@@ -44,7 +44,6 @@ export {
   decodeEntry,
   type EntryInput,
   entryTimeISO,
-  entryTimeMs,
   entryToJSON,
   FIELD_SIZE,
   RECORD_SIZE,

@@ -5,7 +5,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GLIBC_LAYOUT, UTMPS_LAYOUT } from '../record/layout.js';
-import { utmpsToGlibc, WtmpReader } from '../store/wtmp-reader.js';
+import { utmpsToGlibc } from '../record/convert.js';
+import { WtmpReader } from '../store/wtmp-reader.js';
 import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, parseOptions, reason, usageError, writeAll } from './utmps-io.js';
 
 const USAGE = 'utmps convert [ --from utmps|glibc ] --to utmps|glibc [ --force ] IN OUT';

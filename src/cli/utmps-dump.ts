@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import { DumpParseError, dumpLine, parseDumpLine, recordFromDump } from '../format/dump.js';
 import { detectLayout } from '../store/detect.js';
-import { glibcToUtmps, utmpsToGlibc, WtmpReader } from '../store/wtmp-reader.js';
+import { toUtmpsRecords, utmpsToGlibc } from '../record/convert.js';
+import { WtmpReader } from '../store/wtmp-reader.js';
 import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, Output, parseOptions, readAll, readLines, reason, usageError } from './utmps-io.js';
 
 const USAGE = 'utmps dump [ -r | --reverse [ --id-spaces ] ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
@@ -73,8 +74,7 @@ function forward(file: string | undefined, layout: RecordLayout | undefined, out
     }
     const l = layout ?? detectLayout(raw.length, [{ offset: 0, bytes: raw }]).layout;
     const count = Math.floor(raw.length / l.size);
-    const buf = l === UTMPS_LAYOUT ? raw : Buffer.allocUnsafe(count * UTMPS_LAYOUT.size);
-    if (l !== UTMPS_LAYOUT) for (let i = 0; i < count; i++) glibcToUtmps(raw, i * l.size, buf, i * UTMPS_LAYOUT.size);
+    const buf = l === UTMPS_LAYOUT ? raw : toUtmpsRecords(raw, l);
     dumpBlock(out, buf, count);
     return;
   }

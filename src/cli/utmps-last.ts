@@ -8,7 +8,8 @@ import { beginsLine, LastPairing, lastLine, type LineOptions, type Session, sess
 import { addressTextUnmapped } from '../format/inet.js';
 import { isoTime } from '../format/time.js';
 import { ADDR_OFFSET, secondsAt } from '../format/view.js';
-import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime, WtmpReader } from '../store/wtmp-reader.js';
+import { WtmpReader } from '../store/wtmp-reader.js';
+import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime } from './login-probe.js';
 import { Exit, fatalError, formatOption, Output, parseOptions, reason, valueError, writeAll } from './utmps-io.js';
 
 const VERSION = '0.1.0';

@@ -18,7 +18,7 @@ import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByName, lookupUserByUid, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
+import { lookupUserByName, lookupUserByUid, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -114,7 +114,7 @@ const where = resolveLocations(
     utmpFile: values['utmp-file'],
     wtmpFile: values['wtmp-file'],
   },
-  getEffectiveIds().euid,
+  process.geteuid!(),
 );
 let layout;
 try {
@@ -153,7 +153,7 @@ if ((fileMode & 0o020) !== 0) {
 const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
 let identity: Identity | undefined;
 if (values.user !== undefined) {
-  if (getEffectiveIds().euid !== 0) die(100, '--user needs root');
+  if (process.geteuid!() !== 0) die(100, '--user needs root');
   try {
     identity = resolveIdentity(values.user, values.group);
   } catch (e) {
@@ -162,7 +162,7 @@ if (values.user !== undefined) {
 }
 
 const fileOptions = { layout, mode: fileMode, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
-const trust = { euid: getEffectiveIds().euid, serviceUid: identity?.uid };
+const trust = { euid: process.geteuid!(), serviceUid: identity?.uid };
 let stateDirFd: number;
 try {
   stateDirFd = openStateDir(where.stateDir, trust, (m) => log.warn(m));
@@ -184,7 +184,7 @@ try {
     );
   }
   const policy = new Policy({
-    daemonGid: () => getEffectiveIds().egid,
+    daemonGid: () => process.getegid!(),
     nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
     uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
     rateLimiter: new RateLimiter(rateLimit),

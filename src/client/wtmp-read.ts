@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { AnswerReader } from '../protocol/answer.js';
-import { Errno } from '../protocol/errno.js';
+import { Errno } from '../errno.js';
 import { encodeRequest } from '../protocol/request.js';
 import { FIELD_SIZE } from '../record/layout.js';
 import { DEFAULT_TIMEOUT_MS, withDeadline } from './connection.js';

@@ -3,7 +3,7 @@
 // answer with a single recv() (PROTOCOL.md section 2, interop hazard).
 
 import { RECORD_SIZE } from '../record/layout.js';
-import { Errno } from './errno.js';
+import { Errno } from '../errno.js';
 
 export function statusAnswer(errno: number): Buffer {
   if (!Number.isInteger(errno) || errno < 0 || errno > 255) throw new RangeError(`status ${errno} is not a byte`);

@@ -1,4 +1,4 @@
 export * from './commands.js';
-export * from './errno.js';
+export { Errno, errnoName, errnoNumber, errnoOf } from '../errno.js';
 export * from './request.js';
 export * from './answer.js';

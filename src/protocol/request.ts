@@ -1,5 +1,6 @@
 // Incremental request framing: accepts any chunking, one complete request at a time.
 
+import { Errno } from '../errno.js';
 import { RECORD_SIZE } from '../record/layout.js';
 import { type CommandSpec, commandForByte, Commands, type Service } from './commands.js';
 
@@ -65,7 +66,7 @@ function encodeReadQuery(q: Partial<ReadQuery>): Buffer {
 
 export class ProtocolError extends Error {
   readonly code = 'EPROTO';
-  readonly errno = 71;
+  readonly errno = Errno.EPROTO;
   constructor(message: string) {
     super(message);
     this.name = 'ProtocolError';

@@ -107,24 +107,3 @@ export function encodeRecord(raw: RawRecord, layout: RecordLayout = UTMPS_LAYOUT
   }
   return out;
 }
-
-/**
- * Converts one record between layouts. Going to glibc loses the utmps-only padding and
- * refuses (EOVERFLOW) a time outside 32 bits rather than wrapping it.
- */
-export function convertRecord(bytes: Uint8Array, from: RecordLayout, to: RecordLayout): Buffer {
-  if (from === to) {
-    checkSize(bytes, from);
-    return Buffer.from(bytes);
-  }
-  const raw = decodeRecord(bytes, from);
-  if (!fitsTime(raw.tvSec, to.timeBytes) || !fitsTime(raw.tvUsec, to.timeBytes)) {
-    throw Object.assign(
-      new RangeError(`time ${raw.tvSec}.${raw.tvUsec} does not fit the ${to.timeBytes * 8}-bit time of the ${to.name} layout`),
-      { code: 'EOVERFLOW', errno: 75 },
-    );
-  }
-  // Keep the padding after ut_type, the one gap both layouts share.
-  raw.padding = Buffer.concat([raw.padding.subarray(0, 2), Buffer.alloc(paddingSize(to) - 2)]);
-  return encodeRecord(raw, to);
-}

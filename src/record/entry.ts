@@ -105,11 +105,6 @@ export function decodeEntry(bytes: Uint8Array, layout: RecordLayout = UTMPS_LAYO
   return entryFromRaw(decodeRecord(bytes, layout));
 }
 
-/** The entry's time in milliseconds since the epoch (for Date and formatting). */
-export function entryTimeMs(entry: Pick<UtmpEntry, 'tvSec' | 'tvUsec'>): number {
-  return Number(entry.tvSec) * 1000 + Math.floor(entry.tvUsec / 1000);
-}
-
 /** What a caller may set when building a record; unset fields are zero. */
 export interface EntryInput {
   type: number | RecordTypeName | Lowercase<RecordTypeName>;

@@ -16,14 +16,6 @@ export function fieldEquals(a: Uint8Array, aAt: number, b: Uint8Array, bAt: numb
   return true;
 }
 
-export function lineEquals(rec: Uint8Array, line: Uint8Array, lineAt = 0): boolean {
-  return fieldEquals(rec, L.line, line, lineAt, FIELD_SIZE.line);
-}
-
-export function idEquals(rec: Uint8Array, id: Uint8Array, idAt = 0): boolean {
-  return fieldEquals(rec, L.id, id, idAt, FIELD_SIZE.id);
-}
-
 export function isProcessType(type: number): boolean {
   return (
     type === RecordType.INIT_PROCESS ||

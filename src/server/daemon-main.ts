@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { layoutByName, type RecordLayout } from '../record/layout.js';
-import { getEffectiveIds, lookupUserByName, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
+import { lookupUserByName, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
 import { LogSummary } from './log-summary.js';
 import { Policy } from './policy.js';
 import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTimeouts } from './session.js';
@@ -95,7 +95,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
     return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);
   }
   const policy = new Policy({
-    daemonGid: () => getEffectiveIds().egid,
+    daemonGid: () => process.getegid!(),
     nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
     uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
   });

@@ -3,7 +3,7 @@
 
 import { FIELD_SIZE, RecordType, typeName, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { recordType } from '../record/fields.js';
-import { Errno } from '../protocol/errno.js';
+import { Errno } from '../errno.js';
 import type { RateLimiter } from './rate-limit.js';
 
 export interface Peer {

@@ -122,10 +122,6 @@ export class Session {
     this.arm();
   }
 
-  get isEnded(): boolean {
-    return this.ended !== null;
-  }
-
   /** The most answer bytes this session has held at once (batched plus unsent). */
   get peakBuffered(): number {
     return this.peak;

@@ -2,7 +2,7 @@
 // (PROTOCOL.md section 3).
 
 import { recordAnswer, recordsAnswer, statusAnswer } from '../protocol/answer.js';
-import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
+import { Errno, errnoName, errnoOf } from '../errno.js';
 import type { Request } from '../protocol/request.js';
 import { newCursor } from '../store/utmp-file.js';
 import type { UtmpFile } from '../store/utmp-file.js';

@@ -2,9 +2,10 @@
 // one of the peer's own sessions (policy.ts). utmpsd asks its open UtmpFile; a UCSPI
 // utmps-wtmpd, a fresh process with no utmp of its own, reads the file by path.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { convertRecord } from '../record/codec.js';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { recordBuffer } from '../record/convert.js';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
+import { readRecordBlock } from '../store/block-read.js';
 import { matchesLine } from '../store/match.js';
 import { newCursor, type UtmpFile } from '../store/utmp-file.js';
 import { lock, unlock } from '../sys/native.js';
@@ -50,21 +51,14 @@ export function utmpViewAt(path: string, layout: RecordLayout, lockTimeoutMs: nu
 }
 
 function scan(fd: number, layout: RecordLayout, line: Uint8Array): Buffer[] {
-  const rs = layout.size;
-  const block = Buffer.alloc(BLOCK * rs);
+  const block = recordBuffer(BLOCK);
   const found: Buffer[] = [];
-  for (let offset = 0; ; offset += block.length) {
-    let got = 0;
-    while (got < block.length) {
-      const r = readSync(fd, block, got, block.length - got, offset + got);
-      if (r === 0) break;
-      got += r;
+  for (let first = 0; ; first += BLOCK) {
+    const recs = readRecordBlock(fd, layout, first, BLOCK, block);
+    for (let at = 0; at < recs.length; at += UTMPS_LAYOUT.size) {
+      const rec = recs.subarray(at, at + UTMPS_LAYOUT.size);
+      if (matchesLine(line, rec)) found.push(Buffer.from(rec));
     }
-    for (let at = 0; at + rs <= got; at += rs) {
-      const raw = block.subarray(at, at + rs);
-      const rec = layout === UTMPS_LAYOUT ? Buffer.from(raw) : convertRecord(raw, layout, UTMPS_LAYOUT);
-      if (matchesLine(line, rec)) found.push(rec);
-    }
-    if (got < block.length) return found;
+    if (recs.length < block.length) return found;
   }
 }

@@ -5,7 +5,7 @@
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { recordAnswer, statusAnswer } from '../protocol/answer.js';
-import { Errno } from '../protocol/errno.js';
+import { Errno } from '../errno.js';
 import type { ReadQuery } from '../protocol/request.js';
 import { fieldEquals } from '../record/fields.js';
 import { FIELD_SIZE, RECORD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';

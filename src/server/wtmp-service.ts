@@ -1,7 +1,7 @@
 // The wtmp service: one append per connection (PROTOCOL.md section 4).
 
 import { statusAnswer } from '../protocol/answer.js';
-import { Errno, errnoName, errnoOf } from '../protocol/errno.js';
+import { Errno, errnoName, errnoOf } from '../errno.js';
 import type { Request } from '../protocol/request.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import type { Peer, Policy, UtmpView } from './policy.js';

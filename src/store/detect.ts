@@ -7,8 +7,8 @@
 // 0..999999, seconds beyond any calendar. A plausible record has a known non-EMPTY type,
 // a positive time and no control bytes in ut_line and ut_user.
 
-import { readSync } from 'node:fs';
 import { GLIBC_LAYOUT, type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
+import { readAt } from './block-read.js';
 
 export interface Detection {
   layout: RecordLayout;
@@ -100,24 +100,18 @@ export function detectLayout(size: number, samples: readonly Sample[]): Detectio
   };
 }
 
-function readAt(fd: number, offset: number, length: number): Uint8Array {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, offset + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
+function sample(fd: number, offset: number, length: number): Sample {
+  const bytes = Buffer.alloc(length);
+  return { offset, bytes: bytes.subarray(0, readAt(fd, bytes, offset)) };
 }
 
 /** Detects the layout of an open file of the given size from its first and last records. */
 export function detectFileLayout(fd: number, size: number): Detection {
   const span = SAMPLE_RECORDS * UTMPS_LAYOUT.size;
-  const samples: Sample[] = [{ offset: 0, bytes: readAt(fd, 0, Math.min(size, span)) }];
+  const samples: Sample[] = [sample(fd, 0, Math.min(size, span))];
   if (size > span) {
     const offset = Math.max(span, size - span);
-    samples.push({ offset, bytes: readAt(fd, offset, size - offset) });
+    samples.push(sample(fd, offset, size - offset));
   }
   return detectLayout(size, samples);
 }

@@ -1,6 +1,6 @@
 // Store failures carry an errno so a daemon can answer it on the wire.
 
-import { errnoName } from '../protocol/errno.js';
+import { errnoName } from '../errno.js';
 
 export class StoreError extends Error {
   readonly code: string;

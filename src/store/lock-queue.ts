@@ -14,7 +14,7 @@
 // own, so a reader never waits behind a writer that cannot get in. Our own locks are
 // released before the next poll, so our readers never keep our writers out.
 
-import { Errno, errnoOf } from '../protocol/errno.js';
+import { Errno, errnoOf } from '../errno.js';
 import { type LockKind, tryLock, unlock } from '../sys/native.js';
 import { StoreError } from './errors.js';
 

@@ -3,6 +3,7 @@
 
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { Errno, errnoOf } from '../errno.js';
 import { StoreError } from './errors.js';
 
 const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_CLOEXEC } = constants as typeof constants & { O_CLOEXEC?: number };
@@ -48,12 +49,12 @@ export async function openDatabaseFile(path: string, mode = 0o644): Promise<Open
     const err = e as NodeJS.ErrnoException;
     // O_NOFOLLOW on a symlink fails with ELOOP: say what it means.
     const why = err.code === 'ELOOP' ? 'it is a symbolic link, which is never followed' : err.message;
-    throw new StoreError(Math.abs(err.errno ?? 5), `unable to open ${path}: ${why}`, { cause: e });
+    throw new StoreError(errnoOf(e), `unable to open ${path}: ${why}`, { cause: e });
   }
   const stat = await handle.stat();
   if (!stat.isFile()) {
     await handle.close();
-    throw new StoreError(22, `unable to use ${path}: not a regular file`);
+    throw new StoreError(Errno.EINVAL, `unable to use ${path}: not a regular file`);
   }
   return { handle, stat };
 }

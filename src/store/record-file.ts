@@ -3,13 +3,14 @@
 // (lock-queue.ts), whole-record reads, durable writes, and the partial-tail rule (reads
 // ignore it, writes replace it).
 
-import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
+import { fstatSync, ftruncateSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { convertRecord } from '../record/codec.js';
+import { convertRecord } from '../record/convert.js';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
-import { Errno, errnoOf } from '../protocol/errno.js';
+import { Errno, errnoOf } from '../errno.js';
 import type { LockKind } from '../sys/native.js';
 import { StoreError } from './errors.js';
+import { readRecordBlock } from './block-read.js';
 import { detectFileLayout } from './detect.js';
 import { GroupSync } from './group-sync.js';
 import { openDatabaseFile } from './open.js';
@@ -129,22 +130,7 @@ export class RecordFile {
 
   /** Records [from, to) as utmps records, concatenated. */
   protected readRecords(from: number, to: number): Buffer {
-    const rs = this.layout.size;
-    const n = Math.max(0, to - from);
-    const raw = Buffer.allocUnsafe(n * rs);
-    let got = 0;
-    while (got < raw.length) {
-      const r = readSync(this.handle.fd, raw, got, raw.length - got, from * rs + got);
-      if (r === 0) break;
-      got += r;
-    }
-    const whole = Math.floor(got / rs);
-    if (this.layout === UTMPS_LAYOUT) return raw.subarray(0, whole * rs);
-    const out = Buffer.allocUnsafe(whole * UTMPS_LAYOUT.size);
-    for (let i = 0; i < whole; i++) {
-      out.set(convertRecord(raw.subarray(i * rs, (i + 1) * rs), this.layout, UTMPS_LAYOUT), i * UTMPS_LAYOUT.size);
-    }
-    return out;
+    return readRecordBlock(this.handle.fd, this.layout, from, Math.max(0, to - from));
   }
 
   /** Converts a utmps record to the file layout; EOVERFLOW when its time does not fit. */

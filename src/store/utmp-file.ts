@@ -2,7 +2,7 @@
 // (PROTOCOL.md section 3). Each client session owns a Cursor.
 
 import { RECORD_SIZE } from '../record/layout.js';
-import { Errno } from '../protocol/errno.js';
+import { Errno } from '../errno.js';
 import { StoreError } from './errors.js';
 import { type IdKey, isSearchableType, keyOfRecord, matchesId, matchesLine } from './match.js';
 import { RecordFile, type RecordFileOptions } from './record-file.js';

@@ -114,10 +114,6 @@ export class WtmpFile extends RecordFile {
     return this.readRecords(from, Math.min(to, this.recordCount()));
   }
 
-  async count(): Promise<number> {
-    return this.recordCount();
-  }
-
   /** Reopens the path if it names another file now; only a writer creates a missing one. */
   private async followRotation(create = true): Promise<void> {
     const current = this.pathStillNamesFile();

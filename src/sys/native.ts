@@ -5,37 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as util from 'node:util';
+import { Errno, errnoName, strerror } from '../errno.js';
 
 // ---- errors ----
 
-/** errno number -> name. The first name wins (EAGAIN over EWOULDBLOCK), as in libuv. */
-const ERRNO_NAMES: ReadonlyMap<number, string> = (() => {
-  const map = new Map<number, string>();
-  for (const [name, value] of Object.entries(osConstants.errno)) {
-    if (!map.has(value)) map.set(value, name);
-  }
-  return map;
-})();
-
-const { EACCES, EAGAIN, ENOTSOCK, ETIMEDOUT } = osConstants.errno;
+const { EACCES, EAGAIN, ENOTSOCK, ETIMEDOUT } = Errno;
 
 /** The loaded addon; see native() below. */
 let addon: Addon | undefined;
-
-// Added in Node 22.12; absent on Node 20.
-const getSystemErrorMessage = (util as { getSystemErrorMessage?: (err: number) => string })
-  .getSystemErrorMessage;
-
-function errnoText(errno: number): string {
-  // glibc's wording when the addon is already loaded (the usual case: it produced the errno).
-  if (addon !== undefined) return addon.strerror(errno);
-  if (getSystemErrorMessage !== undefined) return getSystemErrorMessage(-errno);
-  return util.getSystemErrorName(-errno);
-}
 
 export class SysError extends Error {
   /** Like 'EAGAIN'; 'UNKNOWN' for numbers the platform does not name. */
@@ -47,9 +26,9 @@ export class SysError extends Error {
 
   constructor(syscall: string, errno: number, detail?: string) {
     const n = Math.abs(errno);
-    super(`${syscall}: ${detail ?? errnoText(n)}`);
+    super(`${syscall}: ${detail ?? strerror(n)}`);
     this.name = 'SysError';
-    this.code = ERRNO_NAMES.get(n) ?? 'UNKNOWN';
+    this.code = errnoName(n, 'UNKNOWN');
     this.errno = n;
     this.syscall = syscall;
   }
@@ -75,8 +54,6 @@ interface Addon {
   getpwnamAsync(name: string): Promise<RawPasswd | null | number>;
   getpwuid(uid: number): RawPasswd | null | number;
   getpwuidAsync(uid: number): Promise<RawPasswd | null | number>;
-  effectiveIds(): { euid: number; egid: number };
-  strerror(errno: number): string;
   notifyDatagram(path: string, data: Buffer): number;
 }
 
@@ -328,10 +305,6 @@ export function lookupUserByUid(uid: number): PasswdEntry | null {
 export async function lookupUserByUidAsync(uid: number): Promise<PasswdEntry | null> {
   checkUid(uid);
   return passwdResult(await native().getpwuidAsync(uid), 'getpwuid_r');
-}
-
-export function getEffectiveIds(): { euid: number; egid: number } {
-  return native().effectiveIds();
 }
 
 /** Sends one datagram to a Unix datagram socket (sd_notify's NOTIFY_SOCKET; '@' = abstract). */

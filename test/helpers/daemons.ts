@@ -2,60 +2,13 @@
 // stops them. Every test that starts daemons stops them.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type DaemonOptions, type Daemons, kill, makeDir, ready, type TransportKind } from './daemon-common.js';
 import { BIN } from './paths.js';
+import { startUtmpsd } from './utmpsd.js';
 
-export type TransportKind = 'ucspi' | 'utmpsd';
-
-export interface Daemons {
-  kind: TransportKind;
-  dir: string;
-  utmpSocket: string;
-  wtmpSocket: string;
-  utmpFile: string;
-  wtmpFile: string;
-  /** Everything the daemons wrote to stderr so far. */
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
-export interface DaemonOptions {
-  format?: 'utmps' | 'glibc';
-  /** Body/answer timeout in ms. */
-  timeoutMs?: number;
-  lockTimeoutMs?: number;
-  /** Extra arguments for utmpsd. */
-  extra?: string[];
-}
-
-export async function makeDir(prefix = 'ut-'): Promise<string> {
-  return mkdtemp(join('/tmp', prefix));
-}
-
-/** Waits for the readiness newline a server writes on the given stream. */
-function ready(child: ChildProcess, stream: NodeJS.ReadableStream, what: string, log: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      if (chunk.includes(10)) {
-        stream.off('data', onData);
-        child.off('exit', onExit);
-        resolve();
-      }
-    };
-    const onExit = (code: number | null): void => reject(new Error(`${what} exited with ${code} before it was ready: ${log()}`));
-    stream.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill(signal);
-  await exited;
-}
+export { type DaemonOptions, type Daemons, makeDir, type TransportKind } from './daemon-common.js';
 
 function daemonFlags(options: DaemonOptions): string[] {
   const flags: string[] = [];
@@ -103,6 +56,5 @@ export async function startUcspi(options: DaemonOptions = {}): Promise<Daemons> 
 
 export async function startDaemons(kind: TransportKind, options: DaemonOptions = {}): Promise<Daemons> {
   if (kind === 'ucspi') return startUcspi(options);
-  const { startUtmpsd } = await import('./utmpsd.js');
   return startUtmpsd(options);
 }

@@ -1,7 +1,7 @@
 // Paths every test needs. Tests run from dist/test/..., so find the root by its package.json.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findRoot(start: string): string {
@@ -13,6 +13,6 @@ function findRoot(start: string): string {
 }
 
 export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-export const SHARED = process.env.UTMPS_SHARED_DIR ?? resolve(ROOT, '../shared');
-export const VECTORS = join(SHARED, 'vectors');
+/** Captured from C utmps 0.1.2.3 (test/vectors/README.md). */
+export const VECTORS = join(ROOT, 'test', 'vectors');
 export const BIN = join(ROOT, 'bin');

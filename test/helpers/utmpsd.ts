@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type DaemonOptions, type Daemons, makeDir } from './daemons.js';
+import { type DaemonOptions, type Daemons, makeDir, ready } from './daemon-common.js';
 import { ROOT } from './paths.js';
 
 export interface Utmpsd extends Daemons {
@@ -39,14 +39,7 @@ export async function spawnUtmpsd(
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   const notify = child.stdio[3] as Readable;
-  await new Promise<void>((resolve, reject) => {
-    let got = '';
-    notify.on('data', (c: Buffer) => {
-      got += c.toString();
-      if (got.includes('\n')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`utmpsd exited with ${code} before it was ready: ${log}`)));
-  });
+  await ready(child, notify, 'utmpsd', () => log);
   return { child, stderr: () => log };
 }
 

@@ -14,16 +14,16 @@ import { UNSENT_CAP } from '../../src/server/session.js';
 import { Utmpsd } from '../../src/server/utmpsd.js';
 import { UtmpFile } from '../../src/store/utmp-file.js';
 import { WtmpFile } from '../../src/store/wtmp-file.js';
-import { getEffectiveIds, lookupUserByUidAsync } from '../../src/sys/native.js';
+import { lookupUserByUidAsync } from '../../src/sys/native.js';
 import { NOBODY, scratchDir, withTarget } from '../helpers/fuzz-hardening.js';
 import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { spawnUtmpsd, utmpsdArgs } from '../helpers/utmpsd.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
 const RECORD_ANSWER = 401;
-const ETIMEDOUT = 110;
-const EUSERS = 87;
+const { ETIMEDOUT, EUSERS } = Errno;
 
 /** utmpsd in this process, so that its stats() can be read; real sockets in a scratch dir. */
 async function inProcess<T>(fn: (server: Utmpsd, dir: string) => Promise<T>): Promise<T> {
@@ -35,7 +35,7 @@ async function inProcess<T>(fn: (server: Utmpsd, dir: string) => Promise<T>): Pr
     sockets: { utmp: { path: join(dir, '.utmpd-socket') }, wtmp: { path: join(dir, '.wtmpd-socket') } },
     utmp,
     wtmp,
-    policy: new Policy({ daemonGid: () => getEffectiveIds().egid, nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null }),
+    policy: new Policy({ daemonGid: () => process.getegid!(), nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null }),
     timeouts: { bodyMs: 30_000, answerMs: 30_000, idleMs: 0 },
     limits: { maxConnections: 1000, maxPerUid: 40 },
     log: new Logger('utmpsd', 'quiet'),

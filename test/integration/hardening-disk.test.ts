@@ -26,9 +26,9 @@ import {
   withTarget,
 } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
-const ENOSPC = 28;
-const ESRCH = 3;
+const { ENOSPC, ESRCH } = Errno;
 const PAGE = Number(spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).stdout.trim()) || 4096;
 
 /** Fills the file system with `path`, then gives back exactly one page. */

@@ -28,9 +28,9 @@ import {
   withTarget,
 } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
-const ELOOP = 40;
-const ESRCH = 3;
+const { ELOOP, ESRCH } = Errno;
 const PRECIOUS = Buffer.from('the file an attacker wants overwritten\n', 'latin1');
 
 type Hostile = 'symlink' | 'dangling symlink' | 'fifo' | 'directory';

@@ -35,9 +35,9 @@ import {
 } from '../helpers/fuzz-hardening.js';
 import { ROOT } from '../helpers/paths.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
-const EAGAIN = 11;
-const ESRCH = 3;
+const { EAGAIN, ESRCH } = Errno;
 const READ_ALL = encodeRequest.read({});
 
 const SEED = record({ type: 7, id: 'ts/1', line: 'pts/1', user: 'alice' });

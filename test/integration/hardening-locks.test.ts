@@ -32,10 +32,10 @@ import {
   withTarget,
 } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
+import { Errno } from '../../src/errno.js';
 
 const LOCK_TIMEOUT_MS = 300;
-const EAGAIN = 11;
-const ESRCH = 3;
+const { EAGAIN, ESRCH } = Errno;
 const UTMP_GROUP = 43;
 
 const ALICE = record({ type: 7, id: 'ts/1', line: 'pts/1', user: 'alice' });

@@ -13,8 +13,9 @@ import { describe, test } from 'node:test';
 import { Agent, append, eventually, NOBODY, putline, record, recordsOf, REWIND, status, talk, talkAs, withTarget } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
 import { withUsers } from '../helpers/users.js';
+import { Errno } from '../../src/errno.js';
 
-const EPERM = 1;
+const { EPERM } = Errno;
 const T = { EMPTY: 0, RUN_LVL: 1, BOOT_TIME: 2, NEW_TIME: 3, OLD_TIME: 4, INIT_PROCESS: 5, LOGIN_PROCESS: 6, USER_PROCESS: 7, DEAD_PROCESS: 8, ACCOUNTING: 9 };
 
 // 31, 32 and 34 bytes; each longer one starts with the shorter one's name.

@@ -1,5 +1,5 @@
 // Who may write what (PROTOCOL.md sections 3 and 4), with bin/utmps-write run under setpriv
-// as in ../vectors/direct-permission-checks.txt: the commands, exit statuses and messages are
+// as in test/vectors/direct-permission-checks.txt: the commands, exit statuses and messages are
 // read from that file and run as they are there, against our daemons.
 
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // pututxline's replace-or-append rule (PROTOCOL.md section 3). Ours is glibc's rule, so the
-// 12 setutxent()+pututxline() calls of ../vectors/put-semantics-glibc.txt must leave exactly
+// 12 setutxent()+pututxline() calls of test/vectors/put-semantics-glibc.txt must leave exactly
 // the 6 records listed there, where C utmps leaves 9 (put-semantics-utmps.txt).
 
 import assert from 'node:assert/strict';

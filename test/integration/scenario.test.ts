@@ -1,7 +1,7 @@
 // glibc's own utmp test (login/tst-utmp.c, PROTOCOL.md section 8) through our TypeScript
 // client against our daemons. Every check must pass, getid(RUN_LVL) included (C utmps fails
-// that one: ../vectors/scenario.driver-output.txt), and the files must end byte for byte as
-// ../vectors/scenario-utmp.bin and scenario-wtmp.bin.
+// that one: test/vectors/scenario.driver-output.txt), and the files must end byte for byte as
+// test/vectors/scenario-utmp.bin and scenario-wtmp.bin.
 //
 // The records are built here by hand at the utmps offsets (PROTOCOL.md section 1) rather
 // than with src/record, so the golden files check the client and the daemons, not a codec

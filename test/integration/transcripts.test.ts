@@ -1,4 +1,4 @@
-// Replays every captured C utmps transcript (../vectors/transcripts.json) against our
+// Replays every captured C utmps transcript (test/vectors/transcripts.json) against our
 // daemons with a raw socket client, in order and on one pair of daemons, so the database
 // state carries over from one transcript to the next exactly as in the capture. The server's
 // bytes must equal the recorded ones, except where PROTOCOL.md marks a difference as Ours.

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  getEffectiveIds,
   lookupUserByName,
   lookupUserByNameSync,
   lookupUserByUid,
@@ -42,8 +41,4 @@ test('lookupUserByUid', () => {
 test('names with NUL are refused before reaching C', async () => {
   assert.throws(() => lookupUserByNameSync('root\0x'), TypeError);
   await assert.rejects(lookupUserByName('root\0x'), TypeError);
-});
-
-test('getEffectiveIds matches process.geteuid/getegid', () => {
-  assert.deepEqual(getEffectiveIds(), { euid: process.geteuid?.(), egid: process.getegid?.() });
 });

@@ -13,6 +13,7 @@ import { buildRecord, decodeEntry, RecordError, UtmpsError, UtmpSession } from '
 import { statusError } from '../../src/client/errors.js';
 import { FakeServer, found, status, until, utmpdScript } from '../helpers/fake-server.js';
 import { ROOT } from '../helpers/paths.js';
+import { Errno } from '../../src/errno.js';
 
 const ENTRY = { type: 'USER_PROCESS', pid: 77, line: 'pts/3', id: 'ts/3', user: 'ada', host: 'h.example', tvSec: 1_700_000_000n, tvUsec: 250_000, address: '192.0.2.1' } as const;
 
@@ -34,17 +35,17 @@ test('a RecordError is a UtmpsError with code EINVAL, op build and the field', (
   })();
   assert.ok(error instanceof RecordError);
   assert.ok(error instanceof UtmpsError);
-  assert.deepEqual([error.code, error.errno, error.op, error.field, error.name], ['EINVAL', 22, 'build', 'user', 'RecordError']);
+  assert.deepEqual([error.code, error.errno, error.op, error.field, error.name], ['EINVAL', Errno.EINVAL, 'build', 'user', 'RecordError']);
   assert.match(error.message, /^user: '.*' is 40 bytes, at most 32 fit$/);
 });
 
 test('statuses get wording that says what the daemons mean', () => {
-  assert.match(statusError(1, 'putline', '/s').message, /utmp writes need root or the group the utmp daemon runs as/);
-  assert.match(statusError(1, 'append', '/s').message, /must name that user in ut_user and be a login or logout of their own lines/);
-  const quota = statusError(122, 'putline', '/s');
-  assert.deepEqual([quota.code, quota.errno], ['EDQUOT', 122]);
+  assert.match(statusError(Errno.EPERM, 'putline', '/s').message, /utmp writes need root or the group the utmp daemon runs as/);
+  assert.match(statusError(Errno.EPERM, 'append', '/s').message, /must name that user in ut_user and be a login or logout of their own lines/);
+  const quota = statusError(Errno.EDQUOT, 'putline', '/s');
+  assert.deepEqual([quota.code, quota.errno], ['EDQUOT', Errno.EDQUOT]);
   assert.match(quota.message, /rate limit.*writers other than root are rate-limited/);
-  assert.match(statusError(105, 'read', '/s').message, /fell too far behind/);
+  assert.match(statusError(Errno.ENOBUFS, 'read', '/s').message, /fell too far behind/);
   const odd = statusError(200, 'getent', '/s');
   assert.deepEqual([odd.code, odd.errno], ['UNKNOWN', 200]);
 });

@@ -12,6 +12,7 @@ import { UtmpSession } from '../../src/client/utmp-session.js';
 import { appendWtmp } from '../../src/client/wtmp.js';
 import { cat, hex, padded } from '../helpers/bytes.js';
 import { FakeServer, found, type Script, status, until } from '../helpers/fake-server.js';
+import { Errno } from '../../src/errno.js';
 
 /** A 400-byte record written out by hand: USER_PROCESS, pid 4242, pts/1, ts/1, alice. */
 const RECORD = cat(hex('0700 0000'), hex('92100000'), padded('pts/1', 32), padded('ts/1', 4), padded('alice', 32), Buffer.alloc(400 - 76));
@@ -141,7 +142,7 @@ test('errors carry errno, op, path and an upstream-style message', async (t) => 
     (e: unknown) => e as UtmpsError,
   );
   assert.equal(error.code, 'EPERM');
-  assert.equal(error.errno, 1);
+  assert.equal(error.errno, Errno.EPERM);
   // EPERM names the rule that refused a utmp write.
   assert.equal(error.reason, 'Operation not permitted: utmp writes need root or the group the utmp daemon runs as (utmp)');
   assert.equal(error.message, `putline via ${server.path}: ${error.reason}`);

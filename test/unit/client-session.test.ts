@@ -1,4 +1,4 @@
-// UtmpSession and appendWtmp against the C client's transcripts (../shared/vectors/
+// UtmpSession and appendWtmp against the C client's transcripts (test/vectors/
 // transcripts.json): a fake replays the C daemon's answers, and the bytes our client sends
 // must equal, byte for byte, what libutmps sent. Then readAll with and without the getall
 // extension, and the socket path rules.

@@ -1,5 +1,5 @@
 // utmpdump's text format: lines against output of util-linux utmpdump 2.38.1, and the
-// text -> record direction, round-tripping every record of ../shared/vectors.
+// text -> record direction, round-tripping every record of test/vectors.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Request framing and answers against the transcripts captured from the C utmps 0.1.2.3
-// daemons (../shared/vectors/transcripts.json; PROTOCOL.md sections 2-4). Expected bytes
+// daemons (test/vectors/transcripts.json; PROTOCOL.md sections 2-4). Expected bytes
 // come from the transcripts or from test/helpers/bytes.ts, never from the encoders tested.
 
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 
 import { type Answer, AnswerReader, recordAnswer, recordsAnswer, statusAnswer } from '../../src/protocol/answer.js';
 import { commandForByte, Commands, type Service } from '../../src/protocol/commands.js';
-import { Errno, errnoName, errnoNumber, errnoOf } from '../../src/protocol/errno.js';
+import { Errno, errnoName, errnoNumber, errnoOf } from '../../src/errno.js';
 import { encodeRequest, ProtocolError, type Request, RequestParser } from '../../src/protocol/request.js';
 import { decodeEntry } from '../../src/record/entry.js';
 import { byteByByte, cat, hex, padded, splitAt, toHex, u16be } from '../helpers/bytes.js';
@@ -183,7 +183,7 @@ describe('transcripts', () => {
             assert.equal(reference.requests.length, 0);
             assert.ok(reference.error instanceof ProtocolError, `expected a ProtocolError, got ${String(reference.error)}`);
             assert.equal(reference.error.code, 'EPROTO');
-            assert.equal(reference.error.errno, 71);
+            assert.equal(reference.error.errno, Errno.EPROTO);
             // The parser keeps refusing: nothing after the bad byte is interpreted.
             const p = new RequestParser(service);
             p.push(stream);
@@ -506,10 +506,10 @@ describe('errno', () => {
   });
 
   test('errnoOf', () => {
-    assert.equal(errnoOf(Object.assign(new Error('x'), { errno: -13, code: 'EACCES' })), 13);
-    assert.equal(errnoOf({ code: 'ENOSPC' }), 28);
-    assert.equal(errnoOf(new ProtocolError('bad')), 71);
+    assert.equal(errnoOf(Object.assign(new Error('x'), { errno: -13, code: 'EACCES' })), Errno.EACCES);
+    assert.equal(errnoOf({ code: 'ENOSPC' }), Errno.ENOSPC);
+    assert.equal(errnoOf(new ProtocolError('bad')), Errno.EPROTO);
     assert.equal(errnoOf(new Error('plain')), Errno.EIO);
-    assert.equal(errnoOf(null, Errno.EINVAL), 22);
+    assert.equal(errnoOf(null, Errno.EINVAL), Errno.EINVAL);
   });
 });

@@ -1,5 +1,5 @@
 // Record layouts and codecs against the golden vectors of the C utmps 0.1.2.3 daemons
-// (../shared/vectors, README there) and the layout table of PROTOCOL.md section 1.
+// (test/vectors, README there) and the layout table of PROTOCOL.md section 1 (test/vectors/record-layouts.md).
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { formatAddress, parseAddress } from '../../src/record/address.js';
-import { convertRecord, decodeRecord, encodeRecord, type RawRecord } from '../../src/record/codec.js';
+import { decodeRecord, encodeRecord, type RawRecord } from '../../src/record/codec.js';
+import { convertRecord } from '../../src/record/convert.js';
 import { buildRecord, decodeEntry, type EntryInput, RecordError } from '../../src/record/entry.js';
 import { FIELD_SIZE, GLIBC_LAYOUT, type RecordLayout, type RecordTypeName, UTMPS_LAYOUT } from '../../src/record/layout.js';
 import { cat, hex, le, padded, toHex } from '../helpers/bytes.js';
-import { SHARED, VECTORS } from '../helpers/paths.js';
+import { VECTORS } from '../helpers/paths.js';
 
 // ---------------------------------------------------------------------------------------
 // Vector files
@@ -148,7 +149,7 @@ function widths(layout: RecordLayout): Record<OffsetKey, number> {
 
 /** Reads PROTOCOL.md section 1's layout table: per column, offsets, padding, size, time width. */
 function specTable(): Array<{ size: number; timeBytes: number; offsets: Partial<Record<OffsetKey, number>>; padding: Array<[number, number]> }> {
-  const text = readFileSync(join(SHARED, 'spec', 'PROTOCOL.md'), 'utf8');
+  const text = readFileSync(join(VECTORS, 'record-layouts.md'), 'utf8');
   const lines = text.split('\n');
   const head = lines.findIndex((l) => l.startsWith('| field |'));
   assert.ok(head >= 0, 'PROTOCOL.md has no layout table');

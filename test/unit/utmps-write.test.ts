@@ -1,5 +1,5 @@
 // utmps-write, spawned against fake daemons. The 13 command lines that made
-// ../shared/vectors/varied-wtmp.bin must send exactly those records.
+// test/vectors/varied-wtmp.bin must send exactly those records.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
