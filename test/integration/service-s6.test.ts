@@ -339,11 +339,11 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     await roundTrip(join(state, '.utmpd-socket'), join(state, '.wtmpd-socket'), wtmp, 'pts/70');
   });
 
-  test('run the daemons as the service user, who owns the state directory and both files (wtmp made 0644)', async () => {
+  test('run the daemons as the service user, who owns the state directory and both files (0640: the utmps layout)', async () => {
     await assertRunsAsServiceGroup(join(state, '.utmpd-socket'));
     await assertOwned(state, 0o755, 'the state directory');
-    await assertOwned(join(state, 'utmp'), 0o644, 'utmp');
-    await assertOwned(wtmp, 0o644, 'wtmp');
+    await assertOwned(join(state, 'utmp'), 0o640, 'utmp');
+    await assertOwned(wtmp, 0o640, 'wtmp');
   });
 
   // The shipped limits (s6-ipcserver -c, s6-ipcserver-access rules, s6-connlimit): one
