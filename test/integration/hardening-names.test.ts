@@ -100,7 +100,7 @@ describe('user names are compared whole (31-, 32- and 34-byte names)', () => {
 
 describe('wtmp appends by users other than root: what a login program as that user writes', () => {
   for (const kind of TRANSPORTS) {
-    test(`${kind}: own USER/LOGIN_PROCESS accepted; a forged DEAD_PROCESS for root's pts/7, BOOT_TIME and the other types refused`, () =>
+    test(`${kind}: own USER/LOGIN_PROCESS accepted; a forged DEAD_PROCESS, USER_PROCESS or LOGIN_PROCESS for root's pts/7, BOOT_TIME and the other types refused`, () =>
       withTarget(kind, { utmpsdArgs: ['--rate-limit', '0'] }, async (d) => {
         // root's session on pts/7 and nobody's own on pts/3, as a login program records them.
         const rootLogin = record({ type: T.USER_PROCESS, user: 'root', line: 'pts/7', id: 'ts/7', pid: 700 });
@@ -115,6 +115,9 @@ describe('wtmp appends by users other than root: what a login program as that us
           const results: Record<string, number | undefined> = {};
           results['DEAD_PROCESS for root pts/7'] = await as(mine(T.DEAD_PROCESS, 'pts/7'));
           results['DEAD_PROCESS for a line with no session'] = await as(mine(T.DEAD_PROCESS, 'pts/9'));
+          // last reads a later login on the same line as the end of the session before it.
+          results['USER_PROCESS for root pts/7'] = await as(mine(T.USER_PROCESS, 'pts/7'));
+          results['LOGIN_PROCESS for root pts/7'] = await as(mine(T.LOGIN_PROCESS, 'pts/7'));
           for (const name of ['EMPTY', 'RUN_LVL', 'BOOT_TIME', 'NEW_TIME', 'OLD_TIME', 'INIT_PROCESS', 'ACCOUNTING'] as const) {
             results[name] = await as(mine(T[name], '~'));
           }
@@ -124,6 +127,8 @@ describe('wtmp appends by users other than root: what a login program as that us
           assert.deepEqual(results, {
             'DEAD_PROCESS for root pts/7': EPERM,
             'DEAD_PROCESS for a line with no session': EPERM,
+            'USER_PROCESS for root pts/7': EPERM,
+            'LOGIN_PROCESS for root pts/7': EPERM,
             EMPTY: EPERM,
             RUN_LVL: EPERM,
             BOOT_TIME: EPERM,
@@ -154,7 +159,7 @@ describe('wtmp appends by users other than root: what a login program as that us
       try {
         const dead = record({ type: T.DEAD_PROCESS, user: 'nobody', line: 'pts/3', id: 'ts/3' });
         assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(dead))), EPERM);
-        const why = /utmps-wtmpd: fatal: uid 65534 may not end that session: unable to read utmp: .*ENOENT/;
+        const why = /utmps-wtmpd: fatal: uid 65534 may not end the session on that line: unable to read utmp: .*ENOENT/;
         assert.ok(await eventually(() => why.test(d.stderr())), d.stderr());
       } finally {
         await nobody.stop();
