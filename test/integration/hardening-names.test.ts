@@ -8,7 +8,7 @@
 //    no fake boot.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Agent, append, eventually, NOBODY, putline, record, recordsOf, REWIND, status, talk, talkAs, withTarget } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
@@ -152,14 +152,18 @@ describe('wtmp appends by users other than root: what a login program as that us
       }));
   }
 
-  test('ucspi: a DEAD_PROCESS by a non-root user is refused when utmps-wtmpd cannot read utmp (-U)', () =>
+  test('ucspi: a non-root login or logout is refused when utmps-wtmpd cannot read utmp (-U); a missing utmp has no sessions', () =>
     withTarget('ucspi', {}, async (d) => {
       rmSync(d.utmpFile, { force: true }); // no utmp connection yet: nothing created it
       const nobody = await Agent.start(NOBODY.uid, NOBODY.gid);
       try {
         const dead = record({ type: T.DEAD_PROCESS, user: 'nobody', line: 'pts/3', id: 'ts/3' });
-        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(dead))), EPERM);
-        const why = /utmps-wtmpd: fatal: uid 65534 may not end the session on that line: unable to read utmp: .*ENOENT/;
+        const login = record({ type: T.USER_PROCESS, user: 'nobody', line: 'pts/3', id: 'ts/3' });
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(dead))), EPERM, 'no utmp: no session of its own to end');
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(login))), 0, 'no utmp: nobody else is on the line');
+        symlinkSync('/etc/passwd', d.utmpFile); // never followed: utmp cannot be read
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(login))), EPERM);
+        const why = /utmps-wtmpd: fatal: uid 65534 may not end the session on that line: unable to read utmp: .*ELOOP/;
         assert.ok(await eventually(() => why.test(d.stderr())), d.stderr());
       } finally {
         await nobody.stop();
