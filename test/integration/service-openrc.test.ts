@@ -177,7 +177,7 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.equal(
       variable(log, 'command_args'),
-      '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps wtmp',
+      '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps -U /run/utmps/utmp wtmp',
     );
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'directory'), '/var/log');
