@@ -115,7 +115,7 @@ export function wtmpUserName(record: Uint8Array): string {
 
 /**
  * What nobody may append (docs/PROTOCOL-EXTENSIONS.md): LOGIN_PROCESS, USER_PROCESS or
- * DEAD_PROCESS naming exactly 'nobody'; a DEAD_PROCESS only when utmp agrees (deadAllowed).
+ * DEAD_PROCESS naming exactly 'nobody', for a line utmp agrees is its own (lineAllowed).
  */
 const NON_ROOT_TYPES = new Set([6, 7, 8]);
 
@@ -127,13 +127,13 @@ export function mayWrite(service: Service, who: Who, f: Frame): boolean {
 }
 
 /**
- * May nobody append this DEAD_PROCESS, given what utmp holds? Every live entry (LOGIN or
- * USER_PROCESS) for its ut_line names nobody, and there is at least one.
+ * May nobody append this record, given what utmp holds? Every live entry (LOGIN or
+ * USER_PROCESS) for its ut_line names nobody; a DEAD_PROCESS also needs at least one.
  */
-export function deadAllowed(record: Uint8Array, utmp: readonly Uint8Array[]): boolean {
+export function lineAllowed(record: Uint8Array, utmp: readonly Uint8Array[]): boolean {
   const line = record.subarray(8, 40);
   const live = utmp.filter((r) => (recordType(r) === 6 || recordType(r) === 7) && sameField(line, r.subarray(8, 40)));
-  return live.length > 0 && live.every((r) => wtmpUserName(r) === 'nobody');
+  return (live.length > 0 || recordType(record) !== 8) && live.every((r) => wtmpUserName(r) === 'nobody');
 }
 
 /** Records this stream may add to the file of its service (in request order). */
@@ -214,9 +214,10 @@ function expectation(service: Service, who: Who, f: Frame, ctx: AnswerContext): 
   if (service === 'wtmp' && f.command === 0x52) return { statuses: [ESRCH], record: true, many: true };
   if (service === 'wtmp') {
     if (!mayWrite('wtmp', who, f)) return { statuses: [EPERM], record: false, many: false };
-    if (who === 'root' || recordType(f.body) !== 8) return { statuses: [0], record: false, many: false };
-    // A non-root DEAD_PROCESS depends on utmp, which root's putlines may change meanwhile.
-    const statuses = ctx.utmp === undefined ? [0, EPERM] : [deadAllowed(f.body, ctx.utmp) ? 0 : EPERM];
+    if (who === 'root') return { statuses: [0], record: false, many: false };
+    // A non-root record depends on utmp's entries for its line, which root's putlines may
+    // change meanwhile.
+    const statuses = ctx.utmp === undefined ? [0, EPERM] : [lineAllowed(f.body, ctx.utmp) ? 0 : EPERM];
     return { statuses, record: false, many: false };
   }
   switch (f.command) {

@@ -100,7 +100,7 @@ export function judge(before: Snapshot, after: Snapshot, played: readonly Played
   // What the case was allowed to write, and what the server said it wrote.
   const sent = { utmp: [] as Buffer[], wtmp: [] as Buffer[] };
   const acked = { utmp: [] as Buffer[], wtmp: [] as Buffer[] };
-  // When nothing of the case (nor a late write) can change utmp, nobody's DEAD_PROCESS
+  // When nothing of the case (nor a late write) can change utmp, nobody's wtmp records
   // appends are judged exactly against it.
   const utmpFixed =
     late.every((l) => l.service !== 'utmp') &&

@@ -19,7 +19,7 @@ await runDaemon({
     // priority, so any number of reading processes leave the CPU to login programs. (No
     // rate limiter here, so asking takes no token.)
     if (policy.utmpWrite(peer) !== null) runInBackground();
-    const file = await UtmpFile.open('utmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
+    const file = await UtmpFile.open('utmp', { layout: args.layout, mode: args.createMode, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
     return new UtmpService(file, peer, policy, events);
   },
   exitFor(end) {

@@ -16,7 +16,7 @@ await runDaemon({
     '                         (default /run/utmps/utmp; unreadable: such records are refused)',
   utmpFileOption: true,
   async build(args, peer, policy, events) {
-    const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
+    const file = await WtmpFile.open(args.file ?? 'wtmp', { layout: args.layout, mode: args.createMode, lockTimeoutMs: args.lockTimeoutMs, warn: args.warn });
     return new WtmpService(
       file,
       peer,

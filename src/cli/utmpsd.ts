@@ -17,6 +17,7 @@ import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.js';
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
+import { defaultCreateMode } from '../store/open.js';
 import { WtmpFile } from '../store/wtmp-file.js';
 import { lookupUserByName, lookupUserByUid, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
 
@@ -141,7 +142,7 @@ const rateLimit = {
 // utmps-layout files are read only through the daemons: no one else needs to open them
 // (and whoever can open one can lock it). glibc-layout files are read directly by last,
 // who and login, so they stay world-readable.
-const modeText = values['file-mode'] ?? (layout.name === 'glibc' ? '0644' : '0640');
+const modeText = values['file-mode'] ?? `0${defaultCreateMode(layout).toString(8)}`;
 if (!/^0?[0-7]{3}$/.test(modeText)) die(100, `--file-mode must be an octal mode like 0640, got '${modeText}'`);
 const fileMode = parseInt(modeText, 8);
 if ((fileMode & 0o002) !== 0) {

@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { layoutByName, type RecordLayout } from '../record/layout.js';
+import { defaultCreateMode } from '../store/open.js';
 import { lookupUserByName, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
 import { LogSummary } from './log-summary.js';
 import { Policy } from './policy.js';
@@ -27,6 +28,8 @@ export interface DaemonSpec {
 }
 
 export interface DaemonArgs {
+  /** Mode of a file the daemon creates: 0640, or 0644 for the glibc layout that system tools read. */
+  createMode: number;
   file: string | undefined;
   layout: RecordLayout;
   lockTimeoutMs: number;
@@ -77,9 +80,11 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
     }
     if (positionals.length > 1) throw new UsageError('too many arguments');
     const io = milliseconds('-t', values.timeout, DEFAULT_TIMEOUTS.bodyMs);
+    const layout = layoutByName(values.format ?? 'utmps');
     args = {
       file: positionals[0],
-      layout: layoutByName(values.format ?? 'utmps'),
+      layout,
+      createMode: defaultCreateMode(layout),
       lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
       utmpFile: (values as { 'utmp-file'?: string })['utmp-file'] ?? DEFAULT_UTMP_FILE,
       followTimeoutMs: milliseconds('-f', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS),

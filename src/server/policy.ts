@@ -78,7 +78,9 @@ export class Policy {
    * (docs/PROTOCOL-EXTENSIONS.md, "wtmp appends by users other than root"):
    *  - a USER_PROCESS, LOGIN_PROCESS or DEAD_PROCESS record, nothing else;
    *  - whose ut_user is the whole passwd name of the peer's uid (so the name must fit);
-   *  - a DEAD_PROCESS only for a line whose live utmp entries are all the peer's own.
+   *  - for a line whose live utmp entries are all the peer's own: a DEAD_PROCESS needs at
+   *    least one, a LOGIN_PROCESS or USER_PROCESS may also name a line no one is on (last
+   *    reads any of the three as the end of the session before it on that line).
    * Rejects when the name service fails: then nobody can tell who the peer is.
    */
   async wtmpAppend(peer: Peer, record: Uint8Array, utmp?: UtmpView): Promise<Refusal | null> {
@@ -95,10 +97,8 @@ export class Policy {
     }
     const given = userField(record);
     if (!given.equals(name)) return { errno: Errno.EPERM, reason: `unable to verify ut_user identity: ${await this.mismatch(given)}` };
-    if (type === RecordType.DEAD_PROCESS) {
-      const why = await this.notOwnLine(record, name, utmp);
-      if (why) return { errno: Errno.EPERM, reason: `uid ${peer.uid} may not end that session: ${why}` };
-    }
+    const why = await this.notOwnLine(record, name, utmp, type === RecordType.DEAD_PROCESS);
+    if (why) return { errno: Errno.EPERM, reason: `uid ${peer.uid} may not end the session on that line: ${why}` };
     return this.rate(peer);
   }
 
@@ -113,8 +113,8 @@ export class Policy {
     }
   }
 
-  /** Why a DEAD_PROCESS for the record's line is not the peer's to write, or null. */
-  private async notOwnLine(record: Uint8Array, name: Buffer, utmp: UtmpView | undefined): Promise<string | null> {
+  /** Why a record for its line is not the peer's to write, or null. */
+  private async notOwnLine(record: Uint8Array, name: Buffer, utmp: UtmpView | undefined, needEntry: boolean): Promise<string | null> {
     if (!utmp) return 'utmp is not available to check the line';
     let entries: Buffer[];
     try {
@@ -122,7 +122,7 @@ export class Policy {
     } catch (e) {
       return `unable to read utmp: ${(e as Error).message}`;
     }
-    if (entries.length === 0) return 'no live utmp entry for its line';
+    if (entries.length === 0) return needEntry ? 'no live utmp entry for its line' : null;
     if (!entries.every((entry) => userField(entry).equals(name))) return 'the live utmp entry for its line is not its own';
     return null;
   }

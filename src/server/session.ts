@@ -54,6 +54,12 @@ export interface HandlerResult {
    * cut short an answer already asked for.
    */
   stream?: (send: Send, signals: StreamSignals) => Promise<SessionEnd>;
+  /**
+   * Called once the answer has left for the client, or the session has ended: what the
+   * answer held (a per-uid read slot, read-slots.ts) is free only then, so a client that
+   * does not read keeps its own slot and no one else's.
+   */
+  release?: () => void;
 }
 
 export interface ServiceHandler {
@@ -98,6 +104,10 @@ export class Session {
   /** Answers to requests already pipelined, waiting to go out in one write. */
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  /** Releases of the batched answers (HandlerResult.release), run once they have left. */
+  private releases: (() => void)[] = [];
+  /** Releases of answers being sent; the session's end runs them at once. */
+  private sending: (() => void)[] = [];
   private peak = 0;
   private ended: SessionEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -192,6 +202,7 @@ export class Session {
         this.disarm();
         const result = await this.handler.handle(request, this.gone.signal);
         if (this.ended) return;
+        if (result.release) this.releases.push(result.release);
         if (result.answer.length > 0) {
           this.batch.push(result.answer);
           this.batchBytes += result.answer.length;
@@ -199,7 +210,9 @@ export class Session {
         }
         // Hold the answer back only while the client has already sent its next request
         // (it did not wait for this answer), and only up to the cap.
-        const more = !result.stream && !result.end && !this.draining && this.requestWaiting();
+        // An answer that holds something (a read slot) goes at once, so that the session
+        // never waits for a slot that its own batched answers hold.
+        const more = !result.stream && !result.end && !result.release && !this.draining && this.requestWaiting();
         if ((!more || this.batchBytes + this.transport.unsent() >= UNSENT_CAP) && !(await this.flush())) return;
         if (result.stream) {
           this.streamActive = true;
@@ -250,11 +263,24 @@ export class Session {
   }
 
   private async flush(): Promise<boolean> {
-    if (this.batchBytes === 0) return true;
-    const data = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
-    this.batch = [];
-    this.batchBytes = 0;
-    return this.send(data);
+    this.sending = this.releases;
+    this.releases = [];
+    try {
+      if (this.batchBytes === 0) return true;
+      const data = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+      this.batch = [];
+      this.batchBytes = 0;
+      return await this.send(data);
+    } finally {
+      this.runReleases();
+    }
+  }
+
+  private runReleases(): void {
+    const all = [...this.sending, ...this.releases];
+    this.sending = [];
+    this.releases = [];
+    for (const release of all) release();
   }
 
   private async send(data: Buffer): Promise<boolean> {
@@ -327,6 +353,7 @@ export class Session {
     this.ended = end;
     this.streaming.abort();
     this.gone.abort();
+    this.runReleases();
     if (this.hangupTimer) clearInterval(this.hangupTimer);
     this.disarm();
     this.transport.close();

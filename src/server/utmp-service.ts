@@ -7,6 +7,7 @@ import type { Request } from '../protocol/request.js';
 import { newCursor } from '../store/utmp-file.js';
 import type { UtmpFile } from '../store/utmp-file.js';
 import type { Peer, Policy } from './policy.js';
+import type { ReadGate } from './read-slots.js';
 import type { HandlerResult, ServiceHandler } from './session.js';
 
 export interface ServiceEvents {
@@ -27,10 +28,16 @@ export class UtmpService implements ServiceHandler {
     private readonly peer: Peer,
     private readonly policy: Policy,
     private readonly events: ServiceEvents,
+    /**
+     * Asked before a getall: a whole-file answer costs CPU and memory in proportion to
+     * utmp, so utmpsd lets each non-root uid have only a few at once (read-slots.ts).
+     */
+    private readonly readGate?: ReadGate,
   ) {}
 
   async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     try {
+      if (request.op === 'getall' && this.readGate) return await this.gatedGetall(signal);
       return { answer: await this.dispatch(request, signal) };
     } catch (e) {
       // The client is gone and its request was dropped unserved: nobody to answer or report.
@@ -41,6 +48,17 @@ export class UtmpService implements ServiceHandler {
         `${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`,
       );
       return { answer: statusAnswer(errno) };
+    }
+  }
+
+  /** A getall holding one of the peer's read slots until its answer has left. */
+  private async gatedGetall(signal: AbortSignal | undefined): Promise<HandlerResult> {
+    const release = await this.readGate!.acquire(this.peer.uid, signal ?? new AbortController().signal);
+    try {
+      return { answer: recordsAnswer(await this.file.getall(this.cursor, signal)), release };
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 

@@ -34,7 +34,14 @@ const BLOCK = 256;
 export function utmpViewAt(path: string, layout: RecordLayout, lockTimeoutMs: number): UtmpView {
   return {
     async liveEntries(line) {
-      const fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (O_CLOEXEC ?? 0));
+      let fd: number;
+      try {
+        fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (O_CLOEXEC ?? 0));
+      } catch (e) {
+        // No utmp yet (no utmp request since boot): nobody is logged in anywhere.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw e;
+      }
       try {
         if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
         await lock(fd, 'read', { timeoutMs: lockTimeoutMs });

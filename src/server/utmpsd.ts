@@ -158,7 +158,7 @@ export class Utmpsd {
     const { policy } = this.options;
     const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
     return service === 'utmp'
-      ? new UtmpService(this.options.utmp, peer, policy, events)
+      ? new UtmpService(this.options.utmp, peer, policy, events, this.readSlots)
       : new WtmpService(
           this.options.wtmp,
           peer,

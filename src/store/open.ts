@@ -4,6 +4,7 @@
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Errno, errnoOf } from '../errno.js';
+import type { RecordLayout } from '../record/layout.js';
 import { StoreError } from './errors.js';
 
 const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_CLOEXEC } = constants as typeof constants & { O_CLOEXEC?: number };
@@ -39,6 +40,15 @@ async function openOrCreate(path: string, mode: number): Promise<FileHandle> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw e;
     }
   }
+}
+
+/**
+ * The mode a daemon gives a file it creates: nobody but the owner and its group may open
+ * (and so lock) it, except in the glibc layout, which the system tools read directly
+ * (docs/SECURITY.md, the glibc-format trade-off).
+ */
+export function defaultCreateMode(layout: RecordLayout): number {
+  return layout.name === 'glibc' ? 0o644 : 0o640;
 }
 
 export async function openDatabaseFile(path: string, mode = 0o644): Promise<OpenedFile> {

@@ -349,4 +349,37 @@ describe('utmpsd caps concurrent history reads per uid', () => {
       },
       { wtmp: bigWtmp(20_000), utmpsdArgs: ['--max-reads-per-uid', '1'] },
     ));
+
+  test('5 uids x 40 connections looping rewind + getall on a 3,000-entry utmp: root is answered well inside -L, each uid holds at most its read slots', () => {
+    const L = 10_000;
+    const entries = Buffer.concat(Array.from({ length: 3000 }, (_, i) => record({ type: 7, id: `${i}`, line: `tty${i}`, user: 'root' })));
+    return withFiles(
+      'utmpsd',
+      L,
+      async (d) => {
+        const uids = [60001, 60002, 60003, 60004, 60005];
+        const loops = await Promise.all(uids.map((uid) => readLoop({ uid, gid: 65534 }, d.utmpSocket, 40, 'utmp')));
+        const times: number[] = [];
+        try {
+          await sleep(1000);
+          for (let i = 0; i < 3; i++) {
+            for (const ask of [REWIND, encodeRequest.getline(Buffer.from('tty7')), putline(rootRecord(i))]) {
+              const r = await timed(d.utmpSocket, ask, 3 * L);
+              assert.equal(r.status, 0, `root's request ${ask[0]} answered OK`);
+              times.push(Math.round(r.ms));
+            }
+          }
+        } finally {
+          for (const loop of loops) {
+            const stats = await loop.stop();
+            assert.ok(stats.reads > 0, `the readers really read (${stats.reads} getalls)`);
+          }
+        }
+        // Before the per-uid read slots, the 200 getalls were served in one go each turn and
+        // root waited 12-22 s for a rewind.
+        assert.ok(Math.max(...times) < L / 5, `root's times ${times.join(', ')} ms; -L is ${L}`);
+      },
+      { utmp: entries },
+    );
+  });
 });

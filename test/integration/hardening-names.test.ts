@@ -8,7 +8,7 @@
 //    no fake boot.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Agent, append, eventually, NOBODY, putline, record, recordsOf, REWIND, status, talk, talkAs, withTarget } from '../helpers/fuzz-hardening.js';
 import { TRANSPORTS } from '../helpers/transports.js';
@@ -101,7 +101,7 @@ describe('user names are compared whole (31-, 32- and 34-byte names)', () => {
 
 describe('wtmp appends by users other than root: what a login program as that user writes', () => {
   for (const kind of TRANSPORTS) {
-    test(`${kind}: own USER/LOGIN_PROCESS accepted; a forged DEAD_PROCESS for root's pts/7, BOOT_TIME and the other types refused`, () =>
+    test(`${kind}: own USER/LOGIN_PROCESS accepted; a forged DEAD_PROCESS, USER_PROCESS or LOGIN_PROCESS for root's pts/7, BOOT_TIME and the other types refused`, () =>
       withTarget(kind, { utmpsdArgs: ['--rate-limit', '0'] }, async (d) => {
         // root's session on pts/7 and nobody's own on pts/3, as a login program records them.
         const rootLogin = record({ type: T.USER_PROCESS, user: 'root', line: 'pts/7', id: 'ts/7', pid: 700 });
@@ -116,6 +116,9 @@ describe('wtmp appends by users other than root: what a login program as that us
           const results: Record<string, number | undefined> = {};
           results['DEAD_PROCESS for root pts/7'] = await as(mine(T.DEAD_PROCESS, 'pts/7'));
           results['DEAD_PROCESS for a line with no session'] = await as(mine(T.DEAD_PROCESS, 'pts/9'));
+          // last reads a later login on the same line as the end of the session before it.
+          results['USER_PROCESS for root pts/7'] = await as(mine(T.USER_PROCESS, 'pts/7'));
+          results['LOGIN_PROCESS for root pts/7'] = await as(mine(T.LOGIN_PROCESS, 'pts/7'));
           for (const name of ['EMPTY', 'RUN_LVL', 'BOOT_TIME', 'NEW_TIME', 'OLD_TIME', 'INIT_PROCESS', 'ACCOUNTING'] as const) {
             results[name] = await as(mine(T[name], '~'));
           }
@@ -125,6 +128,8 @@ describe('wtmp appends by users other than root: what a login program as that us
           assert.deepEqual(results, {
             'DEAD_PROCESS for root pts/7': EPERM,
             'DEAD_PROCESS for a line with no session': EPERM,
+            'USER_PROCESS for root pts/7': EPERM,
+            'LOGIN_PROCESS for root pts/7': EPERM,
             EMPTY: EPERM,
             RUN_LVL: EPERM,
             BOOT_TIME: EPERM,
@@ -148,14 +153,18 @@ describe('wtmp appends by users other than root: what a login program as that us
       }));
   }
 
-  test('ucspi: a DEAD_PROCESS by a non-root user is refused when utmps-wtmpd cannot read utmp (-U)', () =>
+  test('ucspi: a non-root login or logout is refused when utmps-wtmpd cannot read utmp (-U); a missing utmp has no sessions', () =>
     withTarget('ucspi', {}, async (d) => {
       rmSync(d.utmpFile, { force: true }); // no utmp connection yet: nothing created it
       const nobody = await Agent.start(NOBODY.uid, NOBODY.gid);
       try {
         const dead = record({ type: T.DEAD_PROCESS, user: 'nobody', line: 'pts/3', id: 'ts/3' });
-        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(dead))), EPERM);
-        const why = /utmps-wtmpd: fatal: uid 65534 may not end that session: unable to read utmp: .*ENOENT/;
+        const login = record({ type: T.USER_PROCESS, user: 'nobody', line: 'pts/3', id: 'ts/3' });
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(dead))), EPERM, 'no utmp: no session of its own to end');
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(login))), 0, 'no utmp: nobody else is on the line');
+        symlinkSync('/etc/passwd', d.utmpFile); // never followed: utmp cannot be read
+        assert.equal(status(await talkAs(nobody, d.wtmpSocket, append(login))), EPERM);
+        const why = /utmps-wtmpd: fatal: uid 65534 may not end the session on that line: unable to read utmp: .*ELOOP/;
         assert.ok(await eventually(() => why.test(d.stderr())), d.stderr());
       } finally {
         await nobody.stop();

@@ -177,7 +177,7 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.equal(
       variable(log, 'command_args'),
-      '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps wtmp',
+      '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps -U /run/utmps/utmp wtmp',
     );
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'directory'), '/var/log');
@@ -406,12 +406,12 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
 
   test('start_pre made the state directory and wtmp the service user\'s', async () => {
     await assertOwned(state, 0o755, account);
-    await assertOwned(join(logDir, 'wtmp'), 0o644, account);
+    await assertOwned(join(logDir, 'wtmp'), 0o640, account);
   });
 
   test('the pair serves a round trip', async () => {
     await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
-    await assertOwned(join(state, 'utmp'), 0o644, account);
+    await assertOwned(join(state, 'utmp'), 0o640, account);
   });
 
   test('start_pre wrote the access rules: root uncapped, every other uid IPCCONNMAX=8', async () => {

@@ -339,11 +339,14 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     await roundTrip(join(state, '.utmpd-socket'), join(state, '.wtmpd-socket'), wtmp, 'pts/70');
   });
 
-  test('run the daemons as the service user, who owns the state directory and both files (wtmp made 0644)', async () => {
+  test('run the daemons as the service user, who owns both files (0640: the utmps layout); the state directory stays root\'s', async () => {
     await assertRunsAsServiceGroup(join(state, '.utmpd-socket'));
-    await assertOwned(state, 0o755, 'the state directory');
-    await assertOwned(join(state, 'utmp'), 0o644, 'utmp');
-    await assertOwned(wtmp, 0o644, 'wtmp');
+    // s6-ipcserver binds (and makes its lock file) there as root: the account must not be
+    // able to plant links in it.
+    const dir = await stat(state);
+    assert.deepEqual([dir.uid, dir.gid, dir.mode & 0o7777], [0, 0, 0o755], 'the state directory is root:root 0755');
+    await assertOwned(join(state, 'utmp'), 0o640, 'utmp');
+    await assertOwned(wtmp, 0o640, 'wtmp');
   });
 
   // The shipped limits (s6-ipcserver -c, s6-ipcserver-access rules, s6-connlimit): one

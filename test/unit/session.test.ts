@@ -151,3 +151,54 @@ function expected(burst: Buffer): number {
   for (const b of burst) n += b === GETENT ? RECORD_ANSWER : 1;
   return n;
 }
+
+test('an answer holding a read slot goes at once and frees the slot only once it has left; pipelined, they never wait on each other', async () => {
+  const { ReadSlots } = await import('../../src/server/read-slots.js');
+  const slots = new ReadSlots(1);
+  const held: number[] = [];
+  const gated: ServiceHandler = {
+    service: 'utmp',
+    oneRequest: false,
+    async handle(_request: Request, signal?: AbortSignal): Promise<HandlerResult> {
+      const release = await slots.acquire(65534, signal ?? new AbortController().signal);
+      held.push(slots.reading(65534));
+      return { answer: Buffer.alloc(5000, 0xee), release };
+    },
+  };
+  const client = new FakeClient();
+  client.taking = false;
+  const ends: SessionEnd[] = [];
+  const session = new Session(gated, client, { bodyMs: 30_000, answerMs: 30_000, idleMs: 0 }, (e) => ends.push(e));
+  session.push(Buffer.of(GETENT, GETENT, GETENT)); // three pipelined whole-file reads, one slot
+  await tick(10);
+  assert.equal(client.writes.length, 1, 'the first answer went out alone');
+  assert.equal(slots.reading(65534), 1, 'its slot is held while the client has not taken it');
+  client.take();
+  await tick(10);
+  assert.equal(client.writes.length, 3, 'the others followed, one slot at a time');
+  assert.deepEqual(held, [1, 1, 1]);
+  assert.equal(slots.reading(65534), 0, 'every slot is free once the answers have left');
+  session.abort({ reason: 'eof' });
+  assert.deepEqual(ends, [{ reason: 'eof' }]);
+});
+
+test('a session that ends frees the slots of answers still waiting to leave', async () => {
+  const { ReadSlots } = await import('../../src/server/read-slots.js');
+  const slots = new ReadSlots(1);
+  const gated: ServiceHandler = {
+    service: 'utmp',
+    oneRequest: false,
+    async handle(_request: Request, signal?: AbortSignal): Promise<HandlerResult> {
+      return { answer: Buffer.alloc(5000, 0xee), release: await slots.acquire(65534, signal ?? new AbortController().signal) };
+    },
+  };
+  const client = new FakeClient();
+  client.taking = false;
+  const session = new Session(gated, client, { bodyMs: 30_000, answerMs: 30_000, idleMs: 0 }, () => {});
+  session.push(Buffer.of(GETENT));
+  await tick(10);
+  assert.equal(slots.reading(65534), 1);
+  session.abort({ reason: 'eof' });
+  await tick(10);
+  assert.equal(slots.reading(65534), 0);
+});
