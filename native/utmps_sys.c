@@ -363,17 +363,11 @@ static void pw_job_complete(napi_env env, napi_status status, void *data)
   pw_job_free(job);
 }
 
-static napi_value getpwnam_async(napi_env env, napi_callback_info info)
+/* Runs a passwd lookup on the thread pool; the promise settles in pw_job_complete. */
+static napi_value queue_pw_job(napi_env env, struct pw_job *job, const char *name)
 {
-  napi_value argv[1], promise, resource_name;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  struct pw_job *job = calloc(1, sizeof *job);
-  if (!job) return int_value(env, -ENOMEM);
-  if (!(job->name = get_name(env, argv[0]))) {
-    free(job);
-    return NULL;
-  }
-  if (napi_create_string_utf8(env, "utmps_sys:getpwnam", NAPI_AUTO_LENGTH, &resource_name) != napi_ok
+  napi_value promise, resource_name;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok
       || napi_create_async_work(env, NULL, resource_name, pw_job_execute, pw_job_complete, job, &job->work) != napi_ok) {
     pw_job_free(job);
     return NULL;
@@ -387,27 +381,29 @@ static napi_value getpwnam_async(napi_env env, napi_callback_info info)
   return promise;
 }
 
+static napi_value getpwnam_async(napi_env env, napi_callback_info info)
+{
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  struct pw_job *job = calloc(1, sizeof *job);
+  if (!job) return int_value(env, -ENOMEM);
+  if (!(job->name = get_name(env, argv[0]))) {
+    free(job);
+    return NULL;
+  }
+  return queue_pw_job(env, job, "utmps_sys:getpwnam");
+}
+
 /* By uid: the daemons name a peer from its kernel uid, never from what it sent. */
 static napi_value getpwuid_async(napi_env env, napi_callback_info info)
 {
-  napi_value argv[1], promise, resource_name;
+  napi_value argv[1];
   uint32_t uid;
   if (!get_args(env, info, 1, argv) || !get_uint(env, argv[0], &uid)) return NULL;
   struct pw_job *job = calloc(1, sizeof *job);
   if (!job) return int_value(env, -ENOMEM);
   job->uid = (uid_t)uid;
-  if (napi_create_string_utf8(env, "utmps_sys:getpwuid", NAPI_AUTO_LENGTH, &resource_name) != napi_ok
-      || napi_create_async_work(env, NULL, resource_name, pw_job_execute, pw_job_complete, job, &job->work) != napi_ok) {
-    pw_job_free(job);
-    return NULL;
-  }
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok
-      || napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_delete_async_work(env, job->work);
-    pw_job_free(job);
-    return NULL;
-  }
-  return promise;
+  return queue_pw_job(env, job, "utmps_sys:getpwuid");
 }
 
 /* ---- misc ---- */
