@@ -5,7 +5,9 @@
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
-const BY_NAME: Readonly<Record<string, number>> = constants.errno;
+// Linux errnos the server sends that Node's table leaves out (os.constants.errno has no EUSERS).
+const MISSING_FROM_NODE: Readonly<Record<string, number>> = { EUSERS: 87 };
+const BY_NAME: Readonly<Record<string, number>> = { ...MISSING_FROM_NODE, ...constants.errno };
 // Aliases share a number (EWOULDBLOCK = EAGAIN, EOPNOTSUPP = ENOTSUP); the table lists the
 // usual name first, so keep the first name seen for each number, as libuv and Node's own
 // util.getSystemErrorName do.
@@ -77,7 +79,7 @@ export const STRERROR = {
 export type KnownErrno = keyof typeof STRERROR;
 
 /** Every errno the host names, by name; OK (0) is a success status on the wire. */
-export const Errno = Object.freeze({ OK: 0, ...constants.errno }) as {
+export const Errno = Object.freeze({ OK: 0, ...BY_NAME }) as {
   readonly OK: 0;
 } & { readonly [name in KnownErrno | keyof typeof constants.errno]: number };
 

@@ -2,14 +2,13 @@
 
 import { closeSync, fstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { layoutByName } from '../record/layout.js';
 import { resolveLocations } from '../server/config.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_FOLLOWERS_PER_UID, defaultRootReserve } from '../server/limits.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS } from '../server/wtmp-read.js';
 import { DEFAULT_READS_PER_UID } from '../server/read-slots.js';
 import { systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
-import { Policy } from '../server/policy.js';
+import { countOption, SHARED_OPTIONS, sharedConfig, systemPolicy } from '../server/options.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter } from '../server/rate-limit.js';
 import { becomeUser, resolveIdentity, type Identity } from '../server/privileges.js';
 import { notifyFd, sdNotify } from '../server/readiness.js';
@@ -18,8 +17,9 @@ import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.
 import { Utmpsd } from '../server/utmpsd.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { defaultCreateMode } from '../store/open.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../store/record-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
-import { lookupUserByName, lookupUserByUid, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
+import { nativeProblem } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
   --state-dir DIR            sockets and files go here (default: /run/utmps as root,
@@ -40,9 +40,10 @@ const USAGE = `usage: utmpsd [options]
                              (default ${DEFAULT_FOLLOW_TIMEOUT_MS}; 0: never)
   --max-reads-per-uid N      wtmp histories a non-root uid is read at once; more wait
                              their turn (default ${DEFAULT_READS_PER_UID})
-  -t, --timeout MS           deadline for each request body and answer (default ${DEFAULT_TIMEOUTS.bodyMs})
+  -t, --timeout MS           deadline for each request body and answer
+                             (default ${DEFAULT_TIMEOUTS.bodyMs}; 0: none)
   -i, --idle-timeout MS      close connections idle this long (default 0: never)
-  -L, --lock-timeout MS      longest wait for another process's file lock (default 10000)
+  -L, --lock-timeout MS      longest wait for another process's file lock (default ${DEFAULT_LOCK_TIMEOUT_MS})
   --rate-limit N             writes per minute per non-root uid (default ${DEFAULT_RATE_LIMIT.perMinute}; 0: no limit)
   --rate-burst N             writes a non-root uid may make at once (default ${DEFAULT_RATE_LIMIT.burst})
   --private-reads            wtmp reads: non-root peers see only their own records
@@ -58,10 +59,17 @@ function die(code: number, message: string): never {
   process.exit(code);
 }
 
+/** Runs a parse step; a bad option is a usage error. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    return die(100, `${(e as Error).message}\n${USAGE}`);
+  }
+}
+
 function count(name: string, text: string | undefined, fallback: number, min = 0): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < min) die(100, `${name} must be an integer >= ${min}, got '${text}'\n${USAGE}`);
-  return Number(text);
+  return usage(() => countOption(name, text, fallback, min));
 }
 
 let values;
@@ -73,7 +81,7 @@ try {
       'wtmpd-socket': { type: 'string' },
       'utmp-file': { type: 'string' },
       'wtmp-file': { type: 'string' },
-      format: { type: 'string', short: 'F' },
+      ...SHARED_OPTIONS,
       user: { type: 'string' },
       group: { type: 'string' },
       'max-connections': { type: 'string', short: 'c' },
@@ -82,9 +90,6 @@ try {
       'max-followers-per-uid': { type: 'string' },
       'follow-timeout': { type: 'string' },
       'max-reads-per-uid': { type: 'string' },
-      timeout: { type: 'string', short: 't' },
-      'idle-timeout': { type: 'string', short: 'i' },
-      'lock-timeout': { type: 'string', short: 'L' },
       'notify-fd': { type: 'string' },
       'rate-limit': { type: 'string' },
       'rate-burst': { type: 'string' },
@@ -92,7 +97,6 @@ try {
       'private-reads': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
     },
   }));
 } catch (e) {
@@ -117,14 +121,7 @@ const where = resolveLocations(
   },
   process.geteuid!(),
 );
-let layout;
-try {
-  layout = layoutByName(values.format ?? 'utmps');
-} catch (e) {
-  die(100, (e as Error).message);
-}
-const io = count('--timeout', values.timeout, DEFAULT_TIMEOUTS.bodyMs, 1);
-const timeouts = { bodyMs: io, answerMs: io, idleMs: count('--idle-timeout', values['idle-timeout'], 0) };
+const { timeouts, lockTimeoutMs, layout } = usage(() => sharedConfig(values));
 const maxConnections = count('--max-connections', values['max-connections'], DEFAULT_LIMITS.maxConnections, 1);
 const limits = {
   maxConnections,
@@ -162,7 +159,7 @@ if (values.user !== undefined) {
   }
 }
 
-const fileOptions = { layout, mode: fileMode, lockTimeoutMs: count('--lock-timeout', values['lock-timeout'], 10_000), warn: (m: string) => log.warn(m) };
+const fileOptions = { layout, mode: fileMode, lockTimeoutMs, warn: (m: string) => log.warn(m) };
 const trust = { euid: process.geteuid!(), serviceUid: identity?.uid };
 let stateDirFd: number;
 try {
@@ -184,14 +181,7 @@ try {
         'who can read all its records directly; chmod o-r it, or use --file-mode 0640 when utmpsd creates it',
     );
   }
-  const policy = new Policy({
-    daemonGid: () => process.getegid!(),
-    nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
-    uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
-    rateLimiter: new RateLimiter(rateLimit),
-    privateReads: values['private-reads'] ?? false,
-    userNameOf: (uid) => lookupUserByUid(uid)?.name ?? null,
-  });
+  const policy = systemPolicy({ rateLimiter: new RateLimiter(rateLimit), privateReads: values['private-reads'] ?? false });
   const inherited = systemdSockets();
   const socketFor = (service: 'utmp' | 'wtmp', path: string) => {
     const fd = inherited?.get(service);

@@ -3,14 +3,14 @@
 // (0 done, 1 refused or protocol error as upstream, 100 usage, 111 system failure).
 
 import { parseArgs } from 'node:util';
-import { layoutByName, type RecordLayout } from '../record/layout.js';
+import type { RecordLayout } from '../record/layout.js';
 import { defaultCreateMode } from '../store/open.js';
-import { lookupUserByName, lookupUserByUidAsync, nativeProblem } from '../sys/native.js';
+import { nativeProblem } from '../sys/native.js';
 import { LogSummary } from './log-summary.js';
-import { Policy } from './policy.js';
-import { DEFAULT_TIMEOUTS, type ServiceHandler, type SessionEnd, type SessionTimeouts } from './session.js';
-import { peerFromEnvironment, serveStdio, UsageError } from './ucspi.js';
-import type { Peer } from './policy.js';
+import { millisecondsOption, SHARED_OPTIONS, sharedConfig, systemPolicy, UsageError } from './options.js';
+import type { Peer, Policy } from './policy.js';
+import type { ServiceHandler, SessionEnd, SessionTimeouts } from './session.js';
+import { peerFromEnvironment, serveStdio } from './ucspi.js';
 import type { ServiceEvents } from './utmp-service.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 
@@ -44,12 +44,6 @@ export interface DaemonArgs {
 /** Where utmps-utmpd keeps utmp in the usual setup (its working directory). */
 export const DEFAULT_UTMP_FILE = '/run/utmps/utmp';
 
-function milliseconds(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a number of milliseconds, got '${text}'`);
-  return Number(text);
-}
-
 export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)): Promise<never> {
   const say = (kind: string, message: string): void => {
     process.stderr.write(`${spec.prog}: ${kind}: ${message}\n`);
@@ -65,12 +59,8 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       args: argv,
       allowPositionals: true,
       options: {
-        timeout: { type: 'string', short: 't' },
-        'idle-timeout': { type: 'string', short: 'i' },
-        'lock-timeout': { type: 'string', short: 'L' },
+        ...SHARED_OPTIONS,
         'follow-timeout': { type: 'string', short: 'f' },
-        format: { type: 'string', short: 'F' },
-        help: { type: 'boolean', short: 'h' },
         ...(spec.utmpFileOption ? { 'utmp-file': { type: 'string', short: 'U' } as const } : {}),
       },
     });
@@ -79,16 +69,15 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
       process.exit(0);
     }
     if (positionals.length > 1) throw new UsageError('too many arguments');
-    const io = milliseconds('-t', values.timeout, DEFAULT_TIMEOUTS.bodyMs);
-    const layout = layoutByName(values.format ?? 'utmps');
+    const { timeouts, lockTimeoutMs, layout } = sharedConfig(values, spec.defaultIdleMs);
     args = {
       file: positionals[0],
       layout,
       createMode: defaultCreateMode(layout),
-      lockTimeoutMs: milliseconds('-L', values['lock-timeout'], 10_000),
+      lockTimeoutMs,
       utmpFile: (values as { 'utmp-file'?: string })['utmp-file'] ?? DEFAULT_UTMP_FILE,
-      followTimeoutMs: milliseconds('-f', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS),
-      timeouts: { bodyMs: io, answerMs: io, idleMs: milliseconds('-i', values['idle-timeout'], spec.defaultIdleMs ?? 0) },
+      followTimeoutMs: millisecondsOption('-f/--follow-timeout', values['follow-timeout'], DEFAULT_FOLLOW_TIMEOUT_MS),
+      timeouts,
       warn: (message) => say('warning', message),
     };
     // The addon is optional at install time (the client needs none); the daemons need it,
@@ -99,11 +88,7 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   } catch (e) {
     return die(100, `${(e as Error).message}\n${spec.prog}: usage: ${spec.usage}`);
   }
-  const policy = new Policy({
-    daemonGid: () => process.getegid!(),
-    nameOfUid: async (uid) => (await lookupUserByUidAsync(uid))?.name ?? null,
-    uidOfName: async (name) => (await lookupUserByName(name))?.uid ?? null,
-  });
+  const policy = systemPolicy();
   // One connection per process, but a pipelining client can still be refused many times.
   const summary = new LogSummary((line) => say('warning', line));
   const exit = (code: number): never => {

@@ -70,6 +70,7 @@ export interface ServiceHandler {
   handle(request: Request, signal: AbortSignal): Promise<HandlerResult>;
 }
 
+/** Each deadline in milliseconds; 0 means none, as in skarnet's tools. */
 export interface SessionTimeouts {
   /** From a request's first byte to its last (C utmps: 30 s). */
   bodyMs: number;
@@ -303,12 +304,20 @@ export class Session {
     // and drop it if it does not within the answer deadline. A stream keeps reading (its
     // input is dropped) so that a client's close is noticed.
     if (!this.streamActive) this.hold('answers', true);
+    // The wait ends with the session too: nothing then holds a timer for a client that is gone.
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.timeouts.answerMs);
+    let ended: (() => void) | undefined;
+    const deadline = new Promise<'timeout' | 'gone'>((resolve) => {
+      if (this.timeouts.answerMs > 0) timer = setTimeout(() => resolve('timeout'), this.timeouts.answerMs);
+      ended = () => resolve('gone');
+      this.gone.signal.addEventListener('abort', ended);
     });
     try {
       const outcome = await Promise.race([flushed.then(() => 'sent' as const), deadline]);
+      if (outcome === 'gone') {
+        flushed.catch(() => undefined);
+        return false;
+      }
       if (outcome === 'timeout') {
         flushed.catch(() => undefined);
         this.finish({ reason: 'timeout', message: `the client did not take its answer within ${this.timeouts.answerMs} ms` });
@@ -321,17 +330,18 @@ export class Session {
       return false;
     } finally {
       clearTimeout(timer);
+      if (ended) this.gone.signal.removeEventListener('abort', ended);
     }
   }
 
   /** Starts the body deadline for a partial request, or the idle deadline between requests. */
   private arm(): void {
     const inRequest = this.parser.buffered > 0 || this.handler.oneRequest;
-    const phase = inRequest ? 'body' : this.timeouts.idleMs > 0 ? 'idle' : null;
+    const ms = inRequest ? this.timeouts.bodyMs : this.timeouts.idleMs;
+    const phase = ms > 0 ? (inRequest ? 'body' : 'idle') : null;
     if (phase === this.timerPhase) return;
     this.disarm();
     if (!phase) return;
-    const ms = phase === 'body' ? this.timeouts.bodyMs : this.timeouts.idleMs;
     this.timerPhase = phase;
     this.timer = setTimeout(() => {
       const message =

@@ -3,11 +3,12 @@
 
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { hungUp, isUnixSocket, peerCredentials } from '../sys/native.js';
+import { isUnixSocket, peerCredentials } from '../sys/native.js';
+import { UsageError } from './options.js';
 import type { Peer } from './policy.js';
-import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
+import type { ServiceHandler, SessionEnd, SessionTimeouts } from './session.js';
+import { attachSession } from './transport.js';
 
-export class UsageError extends Error {}
 
 function parseId(name: string, text: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) > 0xffffffff) throw new UsageError(`${name} is not a valid id: '${text}'`);
@@ -58,35 +59,6 @@ export function serveStdio(handler: ServiceHandler, timeouts: SessionTimeouts): 
   const input = new Socket({ fd: 0, readable: true, writable: sameFile(0, 1), allowHalfOpen: true });
   const output = sameFile(0, 1) ? input : new Socket({ fd: 1, readable: false, writable: true, allowHalfOpen: true });
   return new Promise((resolve) => {
-    const transport: Transport = {
-      write: (data) =>
-        new Promise((ok, fail) => {
-          output.write(data, (err) => (err ? fail(err) : ok()));
-        }),
-      unsent: () => (output.destroyed ? 0 : output.writableLength),
-      close: () => {
-        output.end();
-        input.destroy();
-      },
-      pause: () => input.pause(),
-      resume: () => input.resume(),
-      // fd 1: the socket itself (POLLHUP once the client closed it), or a pipe nobody reads.
-      hungUp: () => hungUp(1),
-    };
-    const session = new Session(handler, transport, timeouts, resolve);
-    input.on('data', (chunk: Buffer) => session.push(chunk));
-    input.on('end', () => session.eof());
-    input.on('error', (err: NodeJS.ErrnoException) => {
-      // A client that closes with unread answers resets the connection: that is its EOF.
-      if (err.code === 'ECONNRESET') session.eof();
-      else session.abort({ reason: 'error', message: err.message });
-    });
-    if (output !== input) {
-      // A write the client refused (EPIPE) also comes here; the session ends either way.
-      output.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EPIPE' || err.code === 'ECONNRESET') session.eof();
-        else session.abort({ reason: 'error', message: err.message });
-      });
-    }
+    attachSession(handler, timeouts, resolve, input, output);
   });
 }

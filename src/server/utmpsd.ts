@@ -3,7 +3,7 @@
 // (SO_PEERCRED) for every accepted connection.
 
 import type { Socket } from 'node:net';
-import { hungUp, peerCredentials, socketFd } from '../sys/native.js';
+import { peerCredentials, socketFd } from '../sys/native.js';
 import type { UtmpFile } from '../store/utmp-file.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
@@ -12,8 +12,9 @@ import type { Logger } from './log.js';
 import { LogSummary } from './log-summary.js';
 import type { Peer, Policy } from './policy.js';
 import { ReadSlots } from './read-slots.js';
-import { type ServiceHandler, Session, type SessionEnd, type SessionTimeouts, type Transport } from './session.js';
-import { UtmpService } from './utmp-service.js';
+import type { ServiceHandler, Session, SessionEnd, SessionTimeouts } from './session.js';
+import { attachSession } from './transport.js';
+import { type ServiceEvents, UtmpService } from './utmp-service.js';
 import { utmpViewOf } from './utmp-view.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS } from './wtmp-read.js';
 import { WtmpService } from './wtmp-service.js';
@@ -41,6 +42,13 @@ export interface UtmpsdOptions {
   logWindowMs?: number;
 }
 
+/** What utmpsd gives a service's handler for each connection, beside the peer. */
+interface ConnectionParts {
+  events: ServiceEvents;
+  /** Counts the connection in as a wtmp follower; false when its uid has too many. */
+  admitFollower: () => boolean;
+}
+
 export class Utmpsd {
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Session>();
@@ -48,6 +56,8 @@ export class Utmpsd {
   /** Refusals and failed connections: per request for root, summarised for everyone else. */
   private readonly summary: LogSummary;
   private readonly readSlots: ReadSlots;
+  /** Each service's handler for one connection: a new service is one more entry (and a socket). */
+  private readonly handlers: Record<ServiceName, (peer: Peer, connection: ConnectionParts) => ServiceHandler>;
   private stopping: Promise<void> | null = null;
   private peakBuffered = 0;
   private drained: (() => void) | null = null;
@@ -56,12 +66,25 @@ export class Utmpsd {
     this.limits = new ConnectionLimits(options.limits);
     this.summary = new LogSummary((line) => options.log.warn(line), { windowMs: options.logWindowMs });
     this.readSlots = new ReadSlots(options.readsPerUid);
+    const { utmp, wtmp, policy } = options;
+    this.handlers = {
+      utmp: (peer, { events }) => new UtmpService(utmp, peer, policy, events, this.readSlots),
+      wtmp: (peer, { events, admitFollower }) =>
+        new WtmpService(
+          wtmp,
+          peer,
+          policy,
+          events,
+          { followTimeoutMs: options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower, readGate: this.readSlots },
+          utmpViewOf(utmp),
+        ),
+    };
   }
 
   static async start(options: UtmpsdOptions): Promise<Utmpsd> {
     const server = new Utmpsd(options);
     try {
-      for (const service of ['utmp', 'wtmp'] as const) {
+      for (const service of Object.keys(server.handlers) as ServiceName[]) {
         const where = options.sockets[service];
         const accept = (socket: Socket): void => server.accept(service, socket);
         server.listeners.push(
@@ -140,33 +163,21 @@ export class Utmpsd {
     log.info(`${service}: connection from uid ${peer.uid} gid ${peer.gid} pid ${peer.pid}`);
     let releaseFollower: (() => void) | null = null;
     const admitFollower = (): boolean => (releaseFollower = this.limits.admitFollower(peer.uid)) !== null;
-    const session = new Session(this.handlerFor(service, peer, admitFollower), transportOf(socket), this.options.timeouts, (end) => {
-      releaseFollower?.();
-      this.ended(service, peer, session, end);
-    });
+    const session = attachSession(
+      this.handlerFor(service, peer, admitFollower),
+      this.options.timeouts,
+      (end) => {
+        releaseFollower?.();
+        this.ended(service, peer, session, end);
+      },
+      socket,
+    );
     this.sessions.add(session);
-    socket.on('data', (chunk: Buffer) => session.push(chunk));
-    socket.on('end', () => session.eof());
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') session.eof();
-      else session.abort({ reason: 'error', message: err.message });
-    });
-    socket.on('close', () => session.abort({ reason: 'eof' }));
   }
 
   private handlerFor(service: ServiceName, peer: Peer, admitFollower: () => boolean): ServiceHandler {
-    const { policy } = this.options;
     const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
-    return service === 'utmp'
-      ? new UtmpService(this.options.utmp, peer, policy, events, this.readSlots)
-      : new WtmpService(
-          this.options.wtmp,
-          peer,
-          policy,
-          events,
-          { followTimeoutMs: this.options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower, readGate: this.readSlots },
-          utmpViewOf(this.options.utmp),
-        );
+    return this.handlers[service](peer, { events, admitFollower });
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
@@ -182,23 +193,4 @@ export class Utmpsd {
     }
     if (this.sessions.size === 0) this.drained?.();
   }
-}
-
-function transportOf(socket: Socket): Transport {
-  return {
-    write: (data) =>
-      new Promise<void>((resolve) => {
-        // A failed write surfaces as the socket's 'error' event, which ends the session.
-        socket.write(data, () => resolve());
-      }),
-    unsent: () => (socket.destroyed ? 0 : socket.writableLength),
-    close: () => {
-      // Flush what was answered, then let go of both directions.
-      if (socket.writable) socket.end(() => socket.destroy());
-      else socket.destroy();
-    },
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    hungUp: () => socket.destroyed || hungUp(socketFd(socket)),
-  };
 }

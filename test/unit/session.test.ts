@@ -202,3 +202,96 @@ test('a session that ends frees the slots of answers still waiting to leave', as
   await tick(10);
   assert.equal(slots.reading(65534), 0);
 });
+
+function timed(client: FakeClient, timeouts: Partial<{ bodyMs: number; answerMs: number; idleMs: number }>, h: ServiceHandler = handler) {
+  const ends: SessionEnd[] = [];
+  const session = new Session(h, client, { bodyMs: 30_000, answerMs: 30_000, idleMs: 0, ...timeouts }, (e) => ends.push(e));
+  return { session, ends };
+}
+
+const GETLINE = 0x6c;
+
+test('deadlines: a request body cut short, or silence between requests, ends the session', async () => {
+  const body = timed(new FakeClient(), { bodyMs: 30 });
+  body.session.push(Buffer.of(GETLINE, 0x41));
+  const idle = timed(new FakeClient(), { idleMs: 30 });
+  await tick(150);
+  assert.equal(body.ends[0]?.reason, 'timeout');
+  assert.match((body.ends[0] as { message: string }).message, /request incomplete after 30 ms \(2 bytes received\)/);
+  assert.deepEqual(idle.ends, [{ reason: 'timeout', message: 'idle for 30 ms' }]);
+});
+
+test('deadlines of 0 are none: a slow body, a long silence and an unread answer all wait', async () => {
+  const client = new FakeClient();
+  client.taking = false;
+  const { session, ends } = timed(client, { bodyMs: 0, answerMs: 0, idleMs: 0 });
+  session.push(Buffer.alloc(100, GETENT)); // past the unsent cap: the answer deadline would run
+  session.push(Buffer.of(GETLINE));
+  await tick(150);
+  assert.deepEqual(ends, [], 'still served');
+  client.take();
+  session.push(Buffer.alloc(32, 0x41));
+  await tick(10);
+  session.eof();
+  await tick(10);
+  assert.deepEqual(ends, [{ reason: 'eof' }]);
+  assert.equal(Buffer.concat(client.writes).length, 100 * RECORD_ANSWER + 1, 'every answer, the getline one last');
+});
+
+test('one request per connection with -t 0: no deadline from the connect either', async () => {
+  const once: ServiceHandler = { ...handler, oneRequest: true };
+  const { ends } = timed(new FakeClient(), { bodyMs: 0 }, once);
+  const armed = timed(new FakeClient(), { bodyMs: 30 }, once);
+  await tick(100);
+  assert.deepEqual(ends, []);
+  assert.equal(armed.ends[0]?.reason, 'timeout');
+});
+
+test('backlog: past 64 KiB of unread requests input pauses, and resumes once they are served', async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const slow: ServiceHandler = {
+    ...handler,
+    async handle(request: Request): Promise<HandlerResult> {
+      await gate;
+      return handler.handle(request, new AbortController().signal);
+    },
+  };
+  const client = new FakeClient();
+  const { session, ends } = timed(client, {}, slow);
+  // getline requests, 33 bytes each, answered with one byte.
+  const requests = Buffer.alloc(33 * 1250, 0x41);
+  for (let at = 0; at < requests.length; at += 33) requests[at] = GETLINE;
+  session.push(requests);
+  await tick();
+  assert.equal(client.paused, false, 'under the limit');
+  session.push(requests);
+  await tick();
+  assert.equal(client.paused, true, 'over the limit');
+  open();
+  for (let i = 0; i < 200 && client.paused; i++) await tick();
+  assert.equal(client.paused, false, 'resumed');
+  await tick(10);
+  assert.equal(Buffer.concat(client.writes).length, 2 * 1250, 'every request answered');
+  assert.deepEqual(ends, []);
+  session.abort({ reason: 'eof' });
+});
+
+test('pipelined requests followed at once by the client\'s EOF: all answered, then eof; a partial last one: truncated', async () => {
+  const whole = new FakeClient();
+  const a = timed(whole, {});
+  a.session.push(Buffer.of(GETENT, REWIND, GETENT, GETLINE, ...Buffer.alloc(32, 0x41)));
+  a.session.eof();
+  await tick(10);
+  assert.deepEqual(a.ends, [{ reason: 'eof' }]);
+  assert.equal(Buffer.concat(whole.writes).length, 401 + 1 + 401 + 1);
+  assert.ok(whole.closed);
+
+  const cut = new FakeClient();
+  const b = timed(cut, {});
+  b.session.push(Buffer.of(REWIND, GETENT, GETLINE, 0x41));
+  b.session.eof();
+  await tick(10);
+  assert.equal(Buffer.concat(cut.writes).length, 1 + 401, 'the whole requests are answered');
+  assert.equal(b.ends[0]?.reason, 'truncated');
+});
