@@ -64,11 +64,15 @@ for (const kind of TRANSPORTS) {
         await appendWtmp(rec(100), { path: d.wtmpSocket });
         const N = 40;
         const ac = new AbortController();
+        const ready: Promise<void>[] = [];
         const followers = [0, 1, 2].map(async () => {
           const got: WtmpReadItem[] = [];
+          let started!: () => void;
+          ready.push(new Promise<void>((resolve) => (started = resolve)));
           try {
             for await (const item of readWtmp({ path: d.wtmpSocket, follow: true, signal: ac.signal })) {
               got.push(item);
+              if (got.length === 1) started();
               if (got.length === N + 1) break;
             }
           } catch (e) {
@@ -76,8 +80,11 @@ for (const kind of TRANSPORTS) {
           }
           return got;
         });
-        // Let the followers reach the live phase: each has read the one history record.
-        await new Promise((r) => setTimeout(r, 300));
+        // Let the followers reach the live phase: each has read the one history record, so
+        // the server took its snapshot and everything appended from now on is live.
+        const guard = setTimeout(() => ac.abort(), 20_000);
+        await Promise.race([Promise.all(ready), Promise.all(followers)]);
+        clearTimeout(guard);
         await Promise.all(
           [0, 1, 2, 3].map(async (w) => {
             for (let i = 0; i < N / 4; i++) await appendWtmp(rec(w * 1000 + i), { path: d.wtmpSocket });
