@@ -3,8 +3,8 @@
 // (logouts, then a "shutdown" record) and some crashes (the next boot comes with sessions
 // still open). Deterministic for a given seed. Shapes (SHAPES) stress one thing each:
 //   mixed     the default: 256 ttys, 400 users, 300 hosts, a boot every 500-20,500 events
-//   open      20,000 ttys, 9 logins for 1 logout, a boot every ~200,000 records: many
-//             sessions open at once (last's per-tty map at its largest)
+//   open      20,000 ttys, 9 logins for 1 logout until 10,000 are open, a boot every
+//             ~200,000 records: many sessions open at once (last's per-tty map at its largest)
 //   reboots   a boot (and often a shutdown) every 4-40 events
 //   users     50,000 users, names up to 32 bytes
 //   hosts     long host names (100-256 bytes)
@@ -116,7 +116,8 @@ export function generateWtmp(path: string, records: number, seed = 1, shape: Sha
     const events = eventsPerBoot();
     for (let e = 0; e < events && n < records; e++) {
       sec += 1 + Math.floor(random() * 300);
-      const free = ttys.length - active.size;
+      // open: at most half the ttys open at once, so a free one is quick to pick.
+      const free = (shape === 'open' ? ttys.length / 2 : ttys.length) - active.size;
       if (active.size === 0 || (free > 0 && random() < loginShare)) {
         let line = pick(ttys);
         while (active.has(line)) line = pick(ttys);
