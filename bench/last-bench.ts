@@ -1,10 +1,13 @@
-// utmps last against util-linux last on a large synthetic wtmp (glibc layout).
+// utmps last against util-linux last on large synthetic wtmp files (glibc layout), one
+// per history shape (bench/last-gen-wtmp.ts).
 //
-//   node dist/bench/last-bench.js [--sizes 1000000,100000] [--runs 5] [--keep]
+//   node dist/bench/last-bench.js [--sizes 1000000] [--shapes mixed,open,...] [--runs 5] [--keep]
 //
-// For a file of each size (records): the full listing (to /dev/null) and `-n 10`, each
-// run --runs times alternating which program goes first;
-// median wall time and peak RSS (from /usr/bin/time -v, else by watching VmHWM in /proc).
+// For each shape and size: the full listing (to /dev/null) and `-n 10`, each run --runs
+// times in pairs, alternating which program goes first; median wall time, the median and
+// range of the paired ratios (ours / theirs, each pair run back to back), and peak RSS
+// (from /usr/bin/time -v, else by watching VmHWM in /proc). Then `utmps last -n 10`
+// against `node -e 0`, paired the same way: what our start costs above Node's.
 // Both outputs are compared once per file: they must be identical. TZ=UTC LC_ALL=C.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -14,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateWtmp } from './last-gen-wtmp.js';
+import { generateWtmp, type Shape, SHAPES } from './last-gen-wtmp.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const UTMPS = join(ROOT, 'bin', 'utmps');
@@ -28,7 +31,8 @@ interface Sample {
 
 const { values: opts } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '1000000,100000' },
+    sizes: { type: 'string', default: '1000000' },
+    shapes: { type: 'string', default: SHAPES.join(',') },
     runs: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
   },
@@ -88,18 +92,19 @@ async function main(): Promise<void> {
   if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(runs >= 1)) throw new Error('--sizes takes record counts, --runs a count');
   const rows: string[][] = [];
   try {
-    const startup: number[] = [];
-    for (let i = 0; i < runs; i++) startup.push((await measure(process.execPath, ['-e', '0'])).ms);
-
-    for (const n of sizes) {
-      const file = join(dir, `wtmp-${n}`);
+    const shapes = opts.shapes.split(',') as Shape[];
+    if (shapes.some((s) => !SHAPES.includes(s))) throw new Error(`--shapes takes some of ${SHAPES.join(',')}`);
+    let small = '';
+    for (const shape of shapes) for (const n of sizes) {
+      const file = join(dir, `wtmp-${shape}-${n}`);
+      small = file;
       const t = Date.now();
-      generateWtmp(file, n, 1);
-      process.stderr.write(`generated ${n} records (${(n * 384) / 1e6} MB) in ${Date.now() - t} ms\n`);
+      generateWtmp(file, n, 1, shape);
+      process.stderr.write(`${shape}: generated ${n} records (${(n * 384) / 1e6} MB) in ${Date.now() - t} ms\n`);
 
       const ours = digest(process.execPath, [UTMPS, 'last', '-f', file]);
       const theirs = digest('last', ['-f', file]);
-      if (ours.hash !== theirs.hash) throw new Error(`outputs differ on ${n} records (${ours.lines} vs ${theirs.lines} lines)`);
+      if (ours.hash !== theirs.hash) throw new Error(`outputs differ on ${shape} ${n} records (${ours.lines} vs ${theirs.lines} lines)`);
       process.stderr.write(`outputs identical: ${ours.lines} lines\n`);
 
       for (const [name, extra] of [['full listing', []], ['-n 10', ['-n', '10']]] as const) {
@@ -117,25 +122,48 @@ async function main(): Promise<void> {
             a.push(await runOurs());
           }
         }
+        const ratios = a.map((s, i) => s.ms / b[i].ms);
         rows.push([
+          shape,
           String(n),
           name,
           fmtMs(median(a.map((s) => s.ms))),
           fmtMs(median(b.map((s) => s.ms))),
+          `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
           fmtKb(Math.max(...a.map((s) => s.rssKb))),
           fmtKb(Math.max(...b.map((s) => s.rssKb))),
         ]);
+        process.stderr.write(`${rows[rows.length - 1].join('  ')}\n`);
       }
     }
 
-    const head = ['records', 'scenario', 'utmps last', 'util-linux last', 'utmps peak RSS', 'util-linux peak RSS'];
+    // Start to exit: `utmps last -n 10` against Node's own start, in pairs.
+    const bare: number[] = [];
+    const quick: number[] = [];
+    for (let i = 0; i < Math.max(runs, 10); i++) {
+      const node = (): Promise<Sample> => measure(process.execPath, ['-e', '0']);
+      const last = (): Promise<Sample> => measure(process.execPath, [UTMPS, 'last', '-n', '10', '-f', small]);
+      if (i % 2 === 0) {
+        bare.push((await node()).ms);
+        quick.push((await last()).ms);
+      } else {
+        quick.push((await last()).ms);
+        bare.push((await node()).ms);
+      }
+    }
+    const extra = quick.map((q, i) => q - bare[i]);
+
+    const head = ['shape', 'records', 'scenario', 'utmps last', 'util-linux last', 'paired ratio (range)', 'utmps peak RSS', 'util-linux peak RSS'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
     process.stdout.write(`\nutmps last vs util-linux last: median wall time of ${runs} alternating runs, output to /dev/null\n`);
     process.stdout.write(`peak RSS from ${existsSync(TIME) ? '/usr/bin/time -v' : 'VmHWM polling'}; node ${process.version}\n\n`);
     process.stdout.write(`${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
     for (const r of rows) process.stdout.write(`${line(r)}\n`);
-    process.stdout.write(`\nNode.js startup alone (node -e 0): ${fmtMs(median(startup))}\n`);
+    process.stdout.write(
+      `\nstart to exit, ${bare.length} pairs: node -e 0 ${fmtMs(median(bare))}, utmps last -n 10 ${fmtMs(median(quick))}, ` +
+        `paired difference ${fmtMs(median(extra))} (${fmtMs(Math.min(...extra))} to ${fmtMs(Math.max(...extra))})\n`,
+    );
   } finally {
     if (opts.keep) process.stderr.write(`files kept in ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });

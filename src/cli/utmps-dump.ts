@@ -10,14 +10,13 @@ import { toUtmpsRecords, utmpsToGlibc } from '../record/convert.js';
 import { WtmpReader } from '../store/wtmp-reader.js';
 import { AtomicFile, Exit, EXIT_REFUSED, fatalError, formatOption, Output, parseOptions, readAll, readLines, reason, usageError } from './utmps-io.js';
 
-const USAGE = 'utmps dump [ -r | --reverse [ --id-spaces ] ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
+const USAGE = 'utmps dump [ -r | --reverse ] [ -o FILE ] [ --format utmps|glibc ] [ FILE ]';
 
 const HELP = `usage: ${USAGE}
 
 Prints utmp/wtmp records (FILE, or standard input) in util-linux utmpdump's text format.
-  -r, --reverse   read that text (FILE or standard input) and write the records
-      --id-spaces with -r, keep trailing spaces in ut_id as utmpdump -r does (default:
-                  they are the padding of a short id, which then round-trips)
+  -r, --reverse   read that text (FILE or standard input) and write the records, as
+                  utmpdump -r does (a short ut_id keeps its trailing spaces)
   -o, --output F  write to F (replaced atomically) instead of standard output
       --format F  the binary layout, utmps or glibc: of the input (default: detected),
                   or with --reverse of the output (default: glibc, like utmpdump)
@@ -25,6 +24,7 @@ Prints utmp/wtmp records (FILE, or standard input) in util-linux utmpdump's text
 
 const OPTIONS = {
   reverse: { type: 'boolean', short: 'r' },
+  // Accepted and ignored: what it asked for (ut_id's spaces kept) is the default now.
   'id-spaces': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   format: { type: 'string' },
@@ -94,7 +94,7 @@ function forward(file: string | undefined, layout: RecordLayout | undefined, out
   }
 }
 
-function reverse(file: string | undefined, layout: RecordLayout, out: Output, idSpaces: boolean): void {
+function reverse(file: string | undefined, layout: RecordLayout, out: Output): void {
   let fd = 0;
   if (file !== undefined && file !== '-') {
     try {
@@ -113,7 +113,7 @@ function reverse(file: string | undefined, layout: RecordLayout, out: Output, id
       n++;
       if (text.trim() === '') continue; // blank lines carry no record
       try {
-        const record = recordFromDump(parseDumpLine(text, { idSpaces }));
+        const record = recordFromDump(parseDumpLine(text));
         if (layout === GLIBC_LAYOUT) utmpsToGlibc(record, 0, chunk, filled);
         else record.copy(chunk, filled);
       } catch (e) {
@@ -145,7 +145,7 @@ export function run(argv: string[]): number {
   const layout = formatOption(v.format);
   const sink = new Sink(v.output);
   try {
-    if (v.reverse) reverse(positionals[0], layout ?? GLIBC_LAYOUT, sink.out, v['id-spaces'] ?? false);
+    if (v.reverse) reverse(positionals[0], layout ?? GLIBC_LAYOUT, sink.out);
     else forward(positionals[0], layout, sink.out);
     sink.finish();
   } catch (e) {

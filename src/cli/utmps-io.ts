@@ -64,27 +64,44 @@ export function formatOption(value: string | undefined): RecordLayout | undefine
 
 /**
  * Output in large chunks, written synchronously: text is latin1 (one char per byte, see
- * src/format/text.ts). A reader that went away (EPIPE) ends the program quietly.
+ * src/format/text.ts), encoded straight into one reused buffer. A reader that went away
+ * (EPIPE) ends the program quietly.
  */
 export class Output {
-  private parts: string[] = [];
-  private pending = 0;
+  private readonly buf: Buffer;
+  /** Bytes waiting in the buffer; a writer given room() advances it. */
+  pos = 0;
 
   constructor(
     private readonly fd = 1,
     /** For messages: "unable to write to <name>". */
     private readonly name = 'standard output',
-    private readonly chunk = 1 << 16,
-  ) {}
+    chunk = 1 << 16,
+  ) {
+    this.buf = Buffer.allocUnsafe(chunk);
+  }
 
   write(text: string): void {
-    this.parts.push(text);
-    this.pending += text.length;
-    if (this.pending >= this.chunk) this.flush();
+    if (text.length > this.buf.length - this.pos) {
+      this.flush();
+      if (text.length > this.buf.length) {
+        this.send(Buffer.from(text, 'latin1'));
+        return;
+      }
+    }
+    this.pos += this.buf.write(text, this.pos, 'latin1');
   }
 
   line(text: string): void {
-    this.write(`${text}\n`);
+    this.write(text);
+    if (this.pos === this.buf.length) this.flush();
+    this.buf[this.pos++] = 0x0a;
+  }
+
+  /** The buffer, with at least n bytes free from pos (n at most its size). */
+  room(n: number): Buffer {
+    if (this.buf.length - this.pos < n) this.flush();
+    return this.buf;
   }
 
   bytes(data: Uint8Array): void {
@@ -93,10 +110,9 @@ export class Output {
   }
 
   flush(): void {
-    if (this.pending === 0 && this.parts.length === 0) return;
-    const data = Buffer.from(this.parts.join(''), 'latin1');
-    this.parts = [];
-    this.pending = 0;
+    if (this.pos === 0) return;
+    const data = this.buf.subarray(0, this.pos);
+    this.pos = 0;
     this.send(data);
   }
 

@@ -4,7 +4,19 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UTMPS_LAYOUT } from '../record/layout.js';
-import { beginsLine, LastPairing, lastLine, type LineOptions, type Session, sessionJson, TIME_FORMATS, type TimeFormat } from '../format/last.js';
+import {
+  beginsLine,
+  copySession,
+  LastPairing,
+  lastLine,
+  type LineOptions,
+  MAX_FAST_LINE,
+  type Session,
+  sessionJson,
+  TIME_FORMATS,
+  type TimeFormat,
+  writeLastLine,
+} from '../format/last.js';
 import { addressTextUnmapped } from '../format/inet.js';
 import { isoTime } from '../format/time.js';
 import { ADDR_OFFSET, secondsAt } from '../format/view.js';
@@ -93,8 +105,7 @@ class Names {
       this.print(s);
       return;
     }
-    const own = Buffer.from(s.buf.subarray(s.at, s.at + UTMPS_LAYOUT.size));
-    this.queue.push({ ...s, buf: own, at: 0 });
+    this.queue.push(copySession(s));
   }
 
   async flush(): Promise<void> {
@@ -208,7 +219,13 @@ export async function run(argv: string[]): Promise<number> {
       }
     : (s: Session): boolean => {
         if (names) names.add(s);
-        else out.line(lastLine(s, lineOptions));
+        else {
+          // Straight from the record's bytes where it can; else the string way.
+          const room = out.room(MAX_FAST_LINE);
+          const end = writeLastLine(s, lineOptions, room, out.pos);
+          if (end >= 0) out.pos = end;
+          else out.line(lastLine(s, lineOptions));
+        }
         return !(limit > 0 && ++printed >= limit);
       };
   const pairing = new LastPairing(

@@ -5,7 +5,8 @@
 //
 // What the text cannot carry (docs/READERS.md): ut_exit, ut_session, the reserved bytes and
 // all padding; string bytes after the first NUL; trailing spaces of a string (they read
-// as padding); and bytes utmpdump prints as '?' ('[', ']', non-ASCII). Controls, which
+// as padding, but in ut_id, kept as utmpdump -r keeps them); and bytes utmpdump prints
+// as '?' ('[', ']', non-ASCII). Controls, which
 // utmpdump also prints as '?', are \xHH here and read back. Records whose only content
 // is in the rest round-trip byte for byte.
 
@@ -82,8 +83,8 @@ function integer(text: string, what: string, min: number, max: number): number {
 }
 
 /**
- * A string field: the padding utmpdump adds is trailing spaces, so they go (but in ut_id
- * with keepSpaces, which utmpdump -r keeps); escapes are decoded.
+ * A string field: the padding utmpdump adds is trailing spaces, so they go, but in ut_id
+ * (keepSpaces), where utmpdump -r keeps them; escapes are decoded.
  */
 function text(field: string, what: string, size: number, keepSpaces = false): string {
   const s = unescapeText(keepSpaces ? field : field.replace(/ +$/, ''));
@@ -142,13 +143,12 @@ function time(field: string): { tvSec: bigint; tvUsec: bigint } {
   throw new DumpParseError(`bad time '${field}'`);
 }
 
-export interface DumpParseOptions {
-  /** Keep ut_id as given, trailing spaces included, as utmpdump -r does (default: they are padding). */
-  idSpaces?: boolean;
-}
-
-/** Parses one utmpdump line (latin1). Throws DumpParseError saying what is wrong. */
-export function parseDumpLine(line: string, options: DumpParseOptions = {}): DumpFields {
+/**
+ * Parses one utmpdump line (latin1). Throws DumpParseError saying what is wrong. ut_id
+ * keeps its trailing spaces, as utmpdump -r does: a short id like `[~~  ]` is `~~` and
+ * two spaces, not NUL-padded.
+ */
+export function parseDumpLine(line: string): DumpFields {
   const m = LINE.exec(line);
   if (!m) throw new DumpParseError('not a utmpdump line (8 bracketed fields)');
   const [, type, pid, id, user, ttyLine, host, addr, when] = m;
@@ -161,7 +161,7 @@ export function parseDumpLine(line: string, options: DumpParseOptions = {}): Dum
   return {
     type: integer(type, 'type', -0x8000, 0x7fff),
     pid: integer(pid, 'pid', -0x80000000, 0x7fffffff),
-    id: text(id, 'id', FIELD_SIZE.id, options.idSpaces),
+    id: text(id, 'id', FIELD_SIZE.id, true),
     user: text(user, 'user', FIELD_SIZE.user),
     line: text(ttyLine, 'line', FIELD_SIZE.line),
     host: text(host, 'host', FIELD_SIZE.host),

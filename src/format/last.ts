@@ -12,8 +12,9 @@
 //   (except DEAD_PROCESS and LOGIN) a login.
 //
 // The pairing state is one end time per tty, cleared at each boot or shutdown, so memory
-// is bounded by the number of distinct ttys, never by the file. A later `--follow` can
-// reuse `Session` and `lastLine` with a forward pairing of its own.
+// is bounded by the number of distinct ttys, never by the file. It is keyed by the line's
+// bytes (LineEnds): no string is made for a record until its line is printed. A later
+// `--follow` can reuse `Session` and `lastLine` with a forward pairing of its own.
 
 import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { addressText, addressTextUnmapped } from './inet.js';
@@ -39,9 +40,9 @@ export type EndStatus = 'ended' | 'down' | 'crash' | 'logged-in' | 'gone' | 'run
 export interface Session {
   kind: SessionKind;
   /** ut_user bytes (latin1 string). */
-  user: string;
+  readonly user: string;
   /** The line as shown: the tty, or "system boot", "system down", "(to lvl 3)"... */
-  line: string;
+  readonly line: string;
   /** The record, for its host, address and pid. */
   buf: Buffer;
   at: number;
@@ -70,6 +71,141 @@ export interface PairingOptions {
 /** Returns false to stop reading (the -n limit). */
 export type SessionSink = (session: Session) => boolean;
 
+/**
+ * The reused Session: user and line are read from the record only when asked for (most
+ * records are never printed, and a printed one may be written from its bytes).
+ */
+class RecordSession implements Session {
+  kind: SessionKind = 'login';
+  buf: Buffer = Buffer.alloc(0);
+  at = 0;
+  login = 0;
+  end = 0;
+  status: EndStatus = 'ended';
+  /** A system line's text; null: ut_line. */
+  fixedLine: string | null = null;
+  private userText: string | null = null;
+  private lineText: string | null = null;
+
+  set(kind: SessionKind, buf: Buffer, at: number, line: string | null, login: number, end: number, status: EndStatus): void {
+    this.kind = kind;
+    this.buf = buf;
+    this.at = at;
+    this.fixedLine = line;
+    this.login = login;
+    this.end = end;
+    this.status = status;
+    this.userText = null;
+    this.lineText = null;
+  }
+
+  get user(): string {
+    return (this.userText ??= fieldBytes(this.buf, this.at + L.user, FIELD_SIZE.user));
+  }
+
+  get line(): string {
+    return this.fixedLine ?? (this.lineText ??= fieldBytes(this.buf, this.at + L.line, FIELD_SIZE.line));
+  }
+}
+
+/** A copy of a Session that outlives the next record (its own record bytes). */
+export function copySession(s: Session): Session {
+  return {
+    kind: s.kind,
+    user: s.user,
+    line: s.line,
+    buf: Buffer.from(s.buf.subarray(s.at, s.at + L.size)),
+    at: 0,
+    login: s.login,
+    end: s.end,
+    status: s.status,
+  };
+}
+
+const LINE_SIZE = FIELD_SIZE.line;
+
+/**
+ * tty -> time of the nearest later record ending a login on it, keyed by ut_line's bytes
+ * (up to the first NUL): open addressing over one byte arena, no string per record.
+ * Entries are only added or overwritten, and all cleared at once (a boot, a shutdown).
+ */
+export class LineEnds {
+  private mask: number;
+  private keys: Uint8Array;
+  private lengths: Int8Array; // -1: empty slot
+  private times: Float64Array;
+  private count = 0;
+
+  constructor(capacity = 1024) {
+    this.mask = capacity - 1;
+    this.keys = new Uint8Array(capacity * LINE_SIZE);
+    this.lengths = new Int8Array(capacity).fill(-1);
+    this.times = new Float64Array(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  clear(): void {
+    if (this.count === 0) return;
+    this.lengths.fill(-1);
+    this.count = 0;
+  }
+
+  /** The slot of the line at buf[off..], or the empty slot where it would go. */
+  private slot(buf: Uint8Array, off: number, len: number): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[off + i], 0x01000193);
+    const keys = this.keys;
+    for (let i = (h ^ (h >>> 15)) & this.mask; ; i = (i + 1) & this.mask) {
+      const l = this.lengths[i];
+      if (l < 0) return i;
+      if (l === len) {
+        const k = i * LINE_SIZE;
+        let j = 0;
+        while (j < len && keys[k + j] === buf[off + j]) j++;
+        if (j === len) return i;
+      }
+    }
+  }
+
+  /** The end time for the line at buf[off..] (len bytes), or -Infinity. */
+  get(buf: Uint8Array, off: number, len: number): number {
+    const i = this.slot(buf, off, len);
+    return this.lengths[i] < 0 ? Number.NEGATIVE_INFINITY : this.times[i];
+  }
+
+  set(buf: Uint8Array, off: number, len: number, t: number): void {
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const i = this.slot(buf, off, len);
+    if (this.lengths[i] < 0) {
+      this.lengths[i] = len;
+      this.keys.set(buf.subarray(off, off + len), i * LINE_SIZE);
+      this.count++;
+    }
+    this.times[i] = t;
+  }
+
+  private grow(): void {
+    const { keys, lengths, times } = this;
+    const capacity = (this.mask + 1) * 2;
+    this.mask = capacity - 1;
+    this.keys = new Uint8Array(capacity * LINE_SIZE);
+    this.lengths = new Int8Array(capacity).fill(-1);
+    this.times = new Float64Array(capacity);
+    this.count = 0;
+    for (let i = 0; i < lengths.length; i++) if (lengths[i] >= 0) this.set(keys, i * LINE_SIZE, lengths[i], times[i]);
+  }
+}
+
+/** Bytes of the NUL-padded field at buf[off..off + size) before its first NUL. */
+function fieldLength(buf: Buffer, off: number, size: number): number {
+  let n = 0;
+  while (n < size && buf[off + n] !== 0) n++;
+  return n;
+}
+
 const TILDE = 0x7e;
 const PIPE = 0x7c;
 const BRACE = 0x7b;
@@ -82,7 +218,7 @@ function startsWith(buf: Buffer, off: number, ascii: string): boolean {
 }
 
 function isLoginName(buf: Buffer, off: number): boolean {
-  return startsWith(buf, off, 'LOGIN') && buf[off + 5] === 0;
+  return buf[off] === 0x4c && startsWith(buf, off, 'LOGIN') && buf[off + 5] === 0;
 }
 
 /** The record's type as last sees it (see the rules at the top). */
@@ -97,8 +233,7 @@ export function lastType(buf: Buffer, at: number): number {
     if (startsWith(buf, user, 'runlevel')) return RecordType.RUN_LVL;
     return type;
   }
-  if (startsWith(buf, user, 'date') && line0 === PIPE) return RecordType.OLD_TIME;
-  if (startsWith(buf, user, 'date') && line0 === BRACE) return RecordType.NEW_TIME;
+  if ((line0 === PIPE || line0 === BRACE) && startsWith(buf, user, 'date')) return line0 === PIPE ? RecordType.OLD_TIME : RecordType.NEW_TIME;
   if (buf[user] === 0) return RecordType.DEAD_PROCESS;
   if (type !== RecordType.DEAD_PROCESS && line0 !== 0 && !isLoginName(buf, user)) return RecordType.USER_PROCESS;
   return type;
@@ -110,21 +245,12 @@ export function lastType(buf: Buffer, at: number): number {
  */
 export class LastPairing {
   // Per tty: the time of the nearest later record that ends a login on it.
-  private readonly ends = new Map<string, number>();
+  private readonly ends = new LineEnds();
   private downTime = 0;
   private downStatus: EndStatus = 'crash';
   private shutdownTime = 0;
   private levelTime = 0;
-  private readonly session: Session = {
-    kind: 'login',
-    user: '',
-    line: '',
-    buf: Buffer.alloc(0),
-    at: 0,
-    login: 0,
-    end: 0,
-    status: 'ended',
-  };
+  private readonly session = new RecordSession();
 
   constructor(
     private readonly options: PairingOptions,
@@ -149,25 +275,25 @@ export class LastPairing {
     const kind = lastType(buf, at);
     switch (kind) {
       case RecordType.USER_PROCESS: {
-        const line = fieldBytes(buf, at + L.line, FIELD_SIZE.line);
-        const end = this.ends.get(line);
-        if (end !== undefined) {
-          more = this.list('login', buf, at, line, t, end, 'ended');
-          this.ends.delete(line);
+        const lineAt = at + L.line;
+        const n = fieldLength(buf, lineAt, LINE_SIZE);
+        const end = n === 0 ? Number.NEGATIVE_INFINITY : this.ends.get(buf, lineAt, n);
+        if (end !== Number.NEGATIVE_INFINITY) {
+          more = this.list('login', buf, at, null, t, end, 'ended');
         } else if (this.downTime === 0) {
-          const user = fieldBytes(buf, at + L.user, FIELD_SIZE.user);
-          const gone = o.isGone?.(user, pidAt(buf, at), line, t) ?? false;
-          more = this.list('login', buf, at, line, t, 0, gone ? 'gone' : 'logged-in');
+          const gone = o.isGone?.(fieldBytes(buf, at + L.user, FIELD_SIZE.user), pidAt(buf, at), fieldBytes(buf, lineAt, LINE_SIZE), t) ?? false;
+          more = this.list('login', buf, at, null, t, 0, gone ? 'gone' : 'logged-in');
         } else {
-          more = this.list('login', buf, at, line, t, this.downTime, this.downStatus);
+          more = this.list('login', buf, at, null, t, this.downTime, this.downStatus);
         }
         // A login also ends the login before it on the same tty.
-        if (line !== '') this.ends.set(line, t);
+        if (n !== 0) this.ends.set(buf, lineAt, n, t);
         break;
       }
       case RecordType.DEAD_PROCESS: {
-        const line = fieldBytes(buf, at + L.line, FIELD_SIZE.line);
-        if (line !== '') this.ends.set(line, t);
+        const lineAt = at + L.line;
+        const n = fieldLength(buf, lineAt, LINE_SIZE);
+        if (n !== 0) this.ends.set(buf, lineAt, n, t);
         break;
       }
       case RecordType.BOOT_TIME:
@@ -217,20 +343,13 @@ export class LastPairing {
     this.ends.clear();
   }
 
-  private list(kind: SessionKind, buf: Buffer, at: number, line: string, login: number, end: number, status: EndStatus): boolean {
+  /** line: a system line's text; null for a login (its ut_line). */
+  private list(kind: SessionKind, buf: Buffer, at: number, line: string | null, login: number, end: number, status: EndStatus): boolean {
     const o = this.options;
-    const user = fieldBytes(buf, at + L.user, FIELD_SIZE.user);
-    if (o.filters && o.filters.length > 0 && !matches(o.filters, user, line)) return true;
     if (o.present !== undefined && (o.present < login || (end !== 0 && end < o.present))) return true;
     const s = this.session;
-    s.kind = kind;
-    s.user = user;
-    s.line = line;
-    s.buf = buf;
-    s.at = at;
-    s.login = login;
-    s.end = end;
-    s.status = status;
+    s.set(kind, buf, at, line, login, end, status);
+    if (o.filters && o.filters.length > 0 && !matches(o.filters, s.user, s.line)) return true;
     return this.sink(s);
   }
 }
@@ -359,6 +478,61 @@ function buildLine(s: Session, host: string, o: LineOptions, esc: (field: string
   const line = `${head}${esc(o.fullNames ? host.padEnd(16) : fit(host, 16))} ${login} ${end}`;
   return end === '' ? trimEnd(line) : line;
 }
+
+/**
+ * Copies a field's bytes cut and padded to width, as fit() does; false (nothing to trust
+ * in out) when a byte would need an escape or a check (controls, bytes from 0x7f, '\\').
+ */
+function copyPlain(src: Buffer, off: number, size: number, width: number, out: Buffer, p: number): boolean {
+  const n = width < size ? width : size;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = src[off + i];
+    if (c === 0) break;
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+    out[p + i] = c;
+  }
+  for (; i < width; i++) out[p + i] = 0x20;
+  return true;
+}
+
+/**
+ * lastLine with its newline, written at out[p..] straight from the record's bytes (no
+ * string for the names): the default columns, plain ASCII names, a session with an end
+ * text. Returns the position after the line, or -1 where lastLine must do it (the bytes
+ * in out are then garbage). out needs MAX_FAST_LINE bytes of room at p.
+ */
+export function writeLastLine(s: Session, o: LineOptions, out: Buffer, p: number): number {
+  if (o.ip || o.dns || o.fullNames || o.hostLast || o.noHost || s.status === 'none') return -1;
+  const b = s.buf;
+  const at = s.at;
+  if (!copyPlain(b, at + L.user, FIELD_SIZE.user, 8, out, p)) return -1;
+  out[p + 8] = 0x20;
+  if (s.kind === 'login') {
+    if (!copyPlain(b, at + L.line, FIELD_SIZE.line, 12, out, p + 9)) return -1;
+  } else if (s.kind === 'reboot' || s.kind === 'shutdown') {
+    putAscii(out, p + 9, s.line.padEnd(12)); // "system boot" / "system down"
+  } else {
+    return -1;
+  }
+  out[p + 21] = 0x20;
+  if (!copyPlain(b, at + L.host, FIELD_SIZE.host, 16, out, p + 22)) return -1;
+  out[p + 38] = 0x20;
+  const q = putAscii(out, p + 39, LOGIN_TIME[o.timeFormat](s.login));
+  out[q] = 0x20;
+  const r = putAscii(out, q + 1, endText(s, o.timeFormat));
+  out[r] = 0x0a;
+  return r + 1;
+}
+
+/** Short ASCII text into out at p (a loop beats a native call at this size); the end. */
+function putAscii(out: Buffer, p: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[p + i] = text.charCodeAt(i);
+  return p + text.length;
+}
+
+/** Room writeLastLine needs: the columns, the longest times and a duration of many days. */
+export const MAX_FAST_LINE = 256;
 
 /** The closing line of each file, after an empty line; none with --time-format notime. */
 export function beginsLine(name: string, seconds: number, f: TimeFormat): string | null {

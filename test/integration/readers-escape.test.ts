@@ -11,6 +11,7 @@ import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { cleanse } from '../../src/format/dump.js';
 import { toHex } from '../helpers/bytes.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { NOBODY, setprivFor } from '../helpers/fuzz-hardening.js';
@@ -126,6 +127,13 @@ describe('no reader prints a control character from a record raw', () => {
     const expected = Buffer.from(file);
     for (const [from, to] of [['\x1b[', '\x1b?'], ['\x1b]', '\x1b?'], ['csi\xc2\x9b', 'csi??']]) {
       for (let at = expected.indexOf(from, 0, 'latin1'); at >= 0; at = expected.indexOf(from, at + 1, 'latin1')) expected.write(to, at, 'latin1');
+    }
+    // A short ut_id comes back space-padded to the 4 columns the text shows, as utmpdump -r writes it.
+    for (let at = 0; at < expected.length; at += 384) {
+      const id = expected.subarray(at + 40, at + 44);
+      const n = id.indexOf(0) < 0 ? 4 : id.indexOf(0);
+      const shown = cleanse(id.toString('latin1', 0, n)).length;
+      if (shown < 4) id.fill(0x20, n, n + 4 - shown);
     }
     assert.equal(toHex(back.stdout), toHex(expected));
     // And utmpdump shows those controls as '?'.

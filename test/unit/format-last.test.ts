@@ -14,10 +14,13 @@ import {
   LastPairing,
   lastLine,
   lastType,
+  LineEnds,
   type LineOptions,
+  MAX_FAST_LINE,
   type PairingOptions,
   sessionJson,
   type TimeFormat,
+  writeLastLine,
 } from '../../src/format/last.js';
 import { resetZoneCache } from '../../src/format/time.js';
 import { cat, le } from '../helpers/bytes.js';
@@ -349,5 +352,79 @@ describe('lines', () => {
       status: 'logged out',
       duration: 3700,
     });
+  });
+});
+
+describe('the byte-level line and the tty table', () => {
+  test('writeLastLine writes what lastLine writes, or declines', () => {
+    // Seeded records: plain names, names with controls, bytes from 0x80 and backslashes,
+    // long fields, every kind of session.
+    let x = 7;
+    const next = (n: number): number => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return Math.floor((x / 2147483648) * n);
+    };
+    const chars = 'abcdefghijklmnopqrstuvwxyz0123456789./:-_ ';
+    const word = (max: number, odd: boolean): string =>
+      Array.from({ length: next(max) }, () => (odd && next(8) === 0 ? String.fromCharCode(pick([1, 9, 0x1b, 0x5c, 0x7f, 0x9b, 0xc3, 0xe9])) : chars[next(chars.length)])).join('');
+    const pick = <T>(a: readonly T[]): T => a[next(a.length)];
+    const records: Rec[] = [];
+    let sec = 1_700_000_000;
+    for (let i = 0; i < 3000; i++) {
+      sec += next(100_000);
+      const odd = next(5) === 0;
+      const r = pick<Rec>([
+        { type: 7, pid: next(99999), line: `pts/${next(30)}`, user: word(40, odd), host: word(70, odd), sec },
+        { type: 8, line: `pts/${next(30)}`, sec },
+        { type: 7, pid: 1, line: word(40, odd) || 'x', user: 'u', sec },
+        { type: 2, line: '~', user: 'reboot', host: word(30, odd), sec },
+        { type: 1, line: '~', user: 'shutdown', host: 'k', sec },
+        { type: 1, pid: pick([0x33, 0x35, 0x36, 0]), line: '~', user: 'runlevel', host: 'k', sec },
+        { type: 3, line: '{', user: 'date', sec },
+      ]);
+      records.push(r);
+    }
+    const bufs = records.map(rec);
+    const out = Buffer.alloc(MAX_FAST_LINE + 10);
+    for (const timeFormat of ['short', 'full', 'iso', 'notime'] as TimeFormat[]) {
+      for (const extra of [{}, { ip: true }, { fullNames: true }, { hostLast: true }, { noHost: true }] as Partial<LineOptions>[]) {
+        const o: LineOptions = { timeFormat, escape: 'c', ...extra };
+        let fast = 0;
+        let slow = 0;
+        const p = new LastPairing({ system: true, isGone: () => false }, (sess) => {
+          const end = writeLastLine(sess, o, out, 3);
+          const want = `${lastLine(sess, o)}\n`;
+          if (end < 0) slow++;
+          else {
+            fast++;
+            assert.equal(out.toString('latin1', 3, end), want, JSON.stringify({ timeFormat, extra }));
+          }
+          return true;
+        });
+        for (let i = bufs.length - 1; i >= 0; i--) p.push(bufs[i], 0);
+        if (Object.keys(extra).length === 0) assert.ok(fast > 1000 && slow > 100, `${fast} fast, ${slow} declined`);
+        else assert.equal(fast, 0);
+      }
+    }
+  });
+
+  test('LineEnds: lines by their bytes, through growth and clearing', () => {
+    const t = new LineEnds(4);
+    const key = (s: string): Buffer => Buffer.from(`..${s}`, 'latin1');
+    const get = (s: string): number => t.get(key(s), 2, s.length);
+    for (let i = 0; i < 5000; i++) t.set(key(`pts/${i}`), 2, `pts/${i}`.length, i);
+    assert.equal(t.size, 5000);
+    for (let i = 0; i < 5000; i += 7) assert.equal(get(`pts/${i}`), i);
+    assert.equal(get('pts/5000'), Number.NEGATIVE_INFINITY);
+    assert.equal(get('pts/1'.slice(0, 4)), Number.NEGATIVE_INFINITY, 'a prefix is another line');
+    t.set(key('pts/3'), 2, 5, -1);
+    assert.equal(get('pts/3'), -1);
+    assert.equal(t.size, 5000);
+    t.clear();
+    assert.equal(t.size, 0);
+    assert.equal(get('pts/3'), Number.NEGATIVE_INFINITY);
+    const full = 'x'.repeat(32);
+    t.set(key(full), 2, 32, 9);
+    assert.equal(get(full), 9);
   });
 });
