@@ -181,7 +181,8 @@ export class LineEnds {
     const i = this.slot(buf, off, len);
     if (this.lengths[i] < 0) {
       this.lengths[i] = len;
-      this.keys.set(buf.subarray(off, off + len), i * LINE_SIZE);
+      const k = i * LINE_SIZE;
+      for (let j = 0; j < len; j++) this.keys[k + j] = buf[off + j]; // no subarray per new tty
       this.count++;
     }
     this.times[i] = t;
