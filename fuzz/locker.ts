@@ -18,7 +18,8 @@ export interface LockHold {
 /** Debian's python3: pyenv shims under /root are not reachable as nobody. */
 const PYTHON = '/usr/bin/python3';
 
-const SCRIPT = [
+/** Holds a classic POSIX lock (fcntl.lockf), which conflicts with the daemons' OFD locks: `-c PY_LOCK PATH read|write`. */
+export const PY_LOCK = [
   'import fcntl, sys',
   "f = open(sys.argv[1], 'r' if sys.argv[2] == 'read' else 'r+')",
   "fcntl.lockf(f, fcntl.LOCK_SH if sys.argv[2] == 'read' else fcntl.LOCK_EX)",
@@ -33,7 +34,7 @@ function gone(child: ChildProcess): Promise<void> {
 
 /** Resolves once the lock is held, with a function that lets go of it. */
 export async function takeLock(path: string, kind: LockHold['kind'], who: Who): Promise<() => Promise<void>> {
-  const argv = [...(who === 'root' ? [] : setpriv(65534, 65534)), PYTHON, '-c', SCRIPT, path, kind];
+  const argv = [...(who === 'root' ? [] : setpriv(65534, 65534)), PYTHON, '-c', PY_LOCK, path, kind];
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   const release = async (): Promise<void> => {
     const done = gone(child);

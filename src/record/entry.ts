@@ -31,21 +31,7 @@ export interface UtmpEntry {
 }
 
 /** An entry as JSON: `time` is UTC ISO 8601 with microseconds, null outside Date's range. */
-export interface UtmpEntryJSON {
-  type: number;
-  typeName: string;
-  pid: number;
-  line: string;
-  id: string;
-  user: string;
-  host: string;
-  exit: { termination: number; status: number };
-  session: number;
-  time: string | null;
-  tvSec: number;
-  tvUsec: number;
-  address: string;
-}
+export type UtmpEntryJSON = Omit<UtmpEntry, 'tvSec' | 'toJSON'> & { time: string | null; tvSec: number };
 
 /** "2023-11-14T22:13:20.250000Z", or null when Date cannot represent the time. */
 export function entryTimeISO(entry: Pick<UtmpEntry, 'tvSec' | 'tvUsec'>): string | null {

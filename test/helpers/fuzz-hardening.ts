@@ -11,6 +11,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from '../../fuzz/agent.js';
 import { type Conversation, converse, type EndMode, type Outcome } from '../../fuzz/conversation.js';
+import { PY_LOCK } from '../../fuzz/locker.js';
 import { startTarget, type Target, type TargetKind, type TargetOptions } from '../../fuzz/target.js';
 import { ROOT } from './paths.js';
 
@@ -135,15 +136,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   await gone;
 }
-
-// fcntl.lockf takes a classic POSIX lock, which conflicts with the daemons' OFD locks.
-const PY_LOCK = [
-  'import fcntl, sys',
-  "f = open(sys.argv[1], 'r' if sys.argv[2] == 'read' else 'r+')",
-  "fcntl.lockf(f, fcntl.LOCK_SH if sys.argv[2] == 'read' else fcntl.LOCK_EX)",
-  "print('locked', flush=True)",
-  'sys.stdin.read()',
-].join('\n');
 
 export interface LockHolder {
   release(): Promise<void>;
