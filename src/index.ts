@@ -7,12 +7,13 @@
 export { UtmpsError, type UtmpsErrorCode, type UtmpsOp } from './errors.js';
 export { RecordError } from './record/entry.js';
 
-// Sessions, wtmp append and reads.
+// Sessions, wtmp and btmp appends and reads.
 export { UtmpSession } from './client/utmp-session.js';
 export { appendWtmp } from './client/wtmp.js';
+export { appendBtmp, readBtmp } from './client/btmp.js';
 export { readWtmp, type WtmpReadItem, type WtmpReadOptions } from './client/wtmp-read.js';
 export { DEFAULT_TIMEOUT_MS } from './client/connection.js';
-export { DEFAULT_UTMPD_SOCKET, DEFAULT_WTMPD_SOCKET, utmpdSocketPath, wtmpdSocketPath } from './client/paths.js';
+export { btmpdSocketPath, DEFAULT_BTMPD_SOCKET, DEFAULT_UTMPD_SOCKET, DEFAULT_WTMPD_SOCKET, utmpdSocketPath, wtmpdSocketPath } from './client/paths.js';
 export { nowTimeval, type Timeval } from './client/time.js';
 export { type CallOptions, type ConnectOptions, type RecordInput, type UtmpRecord } from './client/types.js';
 

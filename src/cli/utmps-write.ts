@@ -1,5 +1,7 @@
 // utmps-write: writes one record to utmp (-u) and/or wtmp (-w), with upstream's interface
-// (PROTOCOL.md section 7). Differences from the C tool, on purpose:
+// (PROTOCOL.md section 7), and, ours, to btmp (-b, a failed login; root only) through the
+// btmpd socket (-B, default $UTMPS_BTMPD_SOCKET or /run/utmps/.btmpd-socket). Differences
+// from the C tool, on purpose:
 // - the default time is UTC; utmps-write 0.1.2.3 writes TAI, 37 s ahead;
 // - -t defaults to 10000 ms (upstream waits forever); -t 0 still means no deadline;
 // - text too long for its field is refused (exit 100) instead of cut;
@@ -8,20 +10,22 @@
 
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { appendWtmp, nowTimeval, type Timeval, UtmpsError, UtmpSession, wtmpdSocketPath } from '../client/index.js';
+import { appendBtmp, appendWtmp, btmpdSocketPath, nowTimeval, type Timeval, UtmpsError, UtmpSession, wtmpdSocketPath } from '../client/index.js';
 import { strerror } from '../errors.js';
 import { buildRecord, parseTypeName, RecordError } from '../record/index.js';
 import { EXIT_USAGE, fatal, usage } from './common.js';
 
 const PROG = 'utmps-write';
 const USAGE =
-  'utmps-write [ -u ] [ -w ] [ -U utmpd-socket ] [ -W wtmpd-socket ] [ -t timeout-ms ] [ -T @tai64n-label ] [ -h host ] [ -i ip ] [ -l user ] [ -p pid ] id type line';
+  'utmps-write [ -u ] [ -w ] [ -b ] [ -U utmpd-socket ] [ -W wtmpd-socket ] [ -B btmpd-socket ] [ -t timeout-ms ] [ -T @tai64n-label ] [ -h host ] [ -i ip ] [ -l user ] [ -p pid ] id type line';
 
 const OPTIONS = {
   utmp: { type: 'boolean', short: 'u' },
   wtmp: { type: 'boolean', short: 'w' },
+  btmp: { type: 'boolean', short: 'b' },
   'utmpd-socket': { type: 'string', short: 'U' },
   'wtmpd-socket': { type: 'string', short: 'W' },
+  'btmpd-socket': { type: 'string', short: 'B' },
   timeout: { type: 'string', short: 't' },
   time: { type: 'string', short: 'T' },
   host: { type: 'string', short: 'h' },
@@ -69,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
   const { values: v, positionals, tokens } = parseCommandLine(argv);
   // Only upstream's short options: the long names above are parseArgs keys, not interface.
   const long = tokens.some((t) => t.kind === 'option' && t.rawName.startsWith('--'));
-  if (long || positionals.length !== 3 || (!v.utmp && !v.wtmp)) usage(PROG, USAGE);
+  if (long || positionals.length !== 3 || (!v.utmp && !v.wtmp && !v.btmp)) usage(PROG, USAGE);
   const [id, typeText, line] = positionals;
 
   const type = parseTypeName(typeText);
@@ -105,6 +109,14 @@ async function main(argv: string[]): Promise<void> {
       await appendWtmp(record, { path, timeoutMs });
     } catch (e) {
       fatal(PROG, `unable to write wtmp entry via wtmpd at ${path}: ${reason(e)}`);
+    }
+  }
+  if (v.btmp) {
+    const path = btmpdSocketPath(v['btmpd-socket']);
+    try {
+      await appendBtmp(record, { path, timeoutMs });
+    } catch (e) {
+      fatal(PROG, `unable to write btmp entry via btmpd at ${path}: ${reason(e)}`);
     }
   }
 }

@@ -2,7 +2,7 @@
 // `file` (default `wtmp`, relative to the working directory), as upstream does. Reads utmp
 // (-U, default /run/utmps/utmp) only to check a non-root peer's DEAD_PROCESS records.
 
-import { runDaemon } from '../server/daemon-main.js';
+import { oneRequestExit, runDaemon } from '../server/daemon-main.js';
 import { utmpViewAt } from '../server/utmp-view.js';
 import { backgroundReads } from '../server/read-slots.js';
 import { WtmpService } from '../server/wtmp-service.js';
@@ -26,26 +26,5 @@ await runDaemon({
       utmpViewAt(args.utmpFile, args.layout, args.lockTimeoutMs),
     );
   },
-  exitFor(end) {
-    switch (end.reason) {
-      case 'done':
-      case 'shutdown':
-        return { code: 0 };
-      case 'refused':
-        return { code: 1, message: end.message };
-      case 'protocol':
-        return { code: 111, message: `unable to read command: Protocol error (${end.message})` };
-      case 'eof':
-        return { code: 111, message: 'unable to read command: Broken pipe (the client sent nothing)' };
-      case 'truncated':
-        return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
-      case 'timeout':
-        return { code: 111, message: `unable to read from stdin: Connection timed out (${end.message})` };
-      case 'hangup':
-        // Nothing was written or answered; one quiet exit per hang-up, so no log flood.
-        return { code: 111 };
-      default:
-        return { code: 111, message: end.message };
-    }
-  },
+  exitFor: oneRequestExit,
 });

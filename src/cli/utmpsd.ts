@@ -1,4 +1,4 @@
-// utmpsd: the utmp and wtmp services in one long-running server. See docs/UTMPSD.md.
+// utmpsd: the utmp, wtmp and btmp services in one long-running server. See docs/UTMPSD.md.
 
 import { closeSync, fstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -6,7 +6,8 @@ import { resolveLocations } from '../server/config.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_FOLLOWERS_PER_UID, defaultRootReserve } from '../server/limits.js';
 import { DEFAULT_FOLLOW_TIMEOUT_MS } from '../server/wtmp-read.js';
 import { DEFAULT_READS_PER_UID } from '../server/read-slots.js';
-import { systemdSockets } from '../server/listen.js';
+import { BTMP_MODE, warnLooseBtmp } from '../server/btmp-service.js';
+import { type ServiceName, systemdSockets } from '../server/listen.js';
 import { Logger } from '../server/log.js';
 import { countOption, SHARED_OPTIONS, sharedConfig, systemPolicy } from '../server/options.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter } from '../server/rate-limit.js';
@@ -26,8 +27,13 @@ const USAGE = `usage: utmpsd [options]
                              else $XDG_RUNTIME_DIR/utmps or ./.utmps)
   --utmpd-socket PATH        utmp service socket (default STATE/.utmpd-socket)
   --wtmpd-socket PATH        wtmp service socket (default STATE/.wtmpd-socket)
+  --btmpd-socket PATH        btmp (failed logins) service socket, root only
+                             (default STATE/.btmpd-socket)
   --utmp-file PATH           utmp file (default STATE/utmp)
   --wtmp-file PATH           wtmp file (default /var/log/wtmp as root, else STATE/wtmp)
+  --btmp-file PATH           btmp file, created mode 0600 whatever --file-mode says
+                             (default /var/log/btmp as root, else STATE/btmp)
+  --no-btmp                  no btmp service: no socket, btmp is not opened
   -F, --format utmps|glibc   on-disk record layout (default utmps)
   --user USER [--group GRP]  as root: become USER after creating sockets and files;
                              without --group, USER's group if no one else shares it
@@ -79,8 +85,11 @@ try {
       'state-dir': { type: 'string' },
       'utmpd-socket': { type: 'string' },
       'wtmpd-socket': { type: 'string' },
+      'btmpd-socket': { type: 'string' },
       'utmp-file': { type: 'string' },
       'wtmp-file': { type: 'string' },
+      'btmp-file': { type: 'string' },
+      'no-btmp': { type: 'boolean' },
       ...SHARED_OPTIONS,
       user: { type: 'string' },
       group: { type: 'string' },
@@ -110,14 +119,21 @@ if (values.help) {
 const missingNative = nativeProblem();
 if (missingNative !== undefined) die(111, missingNative);
 
+for (const name of ['state-dir', 'utmpd-socket', 'wtmpd-socket', 'btmpd-socket', 'utmp-file', 'wtmp-file', 'btmp-file'] as const) {
+  // An empty path would quietly mean the working directory.
+  if (values[name] === '') die(100, `--${name} must not be empty${name.startsWith('btmp') ? ' (--no-btmp turns btmp off)' : ''}\n${USAGE}`);
+}
+const withBtmp = !values['no-btmp'];
 const log = new Logger('utmpsd', values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal');
 const where = resolveLocations(
   {
     stateDir: values['state-dir'],
     utmpSocket: values['utmpd-socket'],
     wtmpSocket: values['wtmpd-socket'],
+    btmpSocket: values['btmpd-socket'],
     utmpFile: values['utmp-file'],
     wtmpFile: values['wtmp-file'],
+    btmpFile: values['btmp-file'],
   },
   process.geteuid!(),
 );
@@ -171,10 +187,15 @@ let server: Utmpsd;
 try {
   const utmp = await UtmpFile.open(where.utmpFile, fileOptions);
   const wtmp = await WtmpFile.open(where.wtmpFile, fileOptions);
-  if (trust.euid === 0) {
-    checkOpenedFile(where.utmpFile, utmp.fd, trust);
-    checkOpenedFile(where.wtmpFile, wtmp.fd, trust);
-  }
+  // Failed logins: 0600 whatever --file-mode says; an existing file keeps its mode.
+  const btmp = withBtmp ? await WtmpFile.open(where.btmpFile, { ...fileOptions, mode: BTMP_MODE }) : undefined;
+  if (btmp) warnLooseBtmp(where.btmpFile, btmp.fd, (m) => log.warn(m));
+  const files = [
+    { path: where.utmpFile, file: utmp },
+    { path: where.wtmpFile, file: wtmp },
+    ...(btmp ? [{ path: where.btmpFile, file: btmp }] : []),
+  ];
+  if (trust.euid === 0) for (const { path, file } of files) checkOpenedFile(path, file.fd, trust);
   if (values['private-reads'] && (fstatSync(wtmp.fd).mode & 0o004) !== 0) {
     log.warn(
       `--private-reads: ${where.wtmpFile} is readable by every user (mode 0${(fstatSync(wtmp.fd).mode & 0o777).toString(8)}), ` +
@@ -183,14 +204,19 @@ try {
   }
   const policy = systemPolicy({ rateLimiter: new RateLimiter(rateLimit), privateReads: values['private-reads'] ?? false });
   const inherited = systemdSockets();
-  const socketFor = (service: 'utmp' | 'wtmp', path: string) => {
+  const socketFor = (service: ServiceName, path: string) => {
     const fd = inherited?.get(service);
     return fd === undefined ? { path } : { fd };
   };
   server = await Utmpsd.start({
-    sockets: { utmp: socketFor('utmp', where.utmpSocket), wtmp: socketFor('wtmp', where.wtmpSocket) },
+    sockets: {
+      utmp: socketFor('utmp', where.utmpSocket),
+      wtmp: socketFor('wtmp', where.wtmpSocket),
+      ...(btmp && { btmp: socketFor('btmp', where.btmpSocket) }),
+    },
     utmp,
     wtmp,
+    btmp,
     policy,
     timeouts,
     limits,
@@ -201,13 +227,14 @@ try {
   if (identity) {
     // Through descriptors only: every name in the state directory may be a link by now.
     // The sockets stay root's, mode 0666; the service account can still remove them.
-    handOverFds([utmp.fd, wtmp.fd, stateDirFd], identity.uid, identity.gid);
+    handOverFds([...files.map(({ file }) => file.fd), stateDirFd], identity.uid, identity.gid);
     becomeUser(identity);
   }
   closeSync(stateDirFd);
   process.on('SIGHUP', () => {
-    log.notice('SIGHUP: the next wtmp append reopens ' + where.wtmpFile);
+    log.notice(`SIGHUP: the next appends reopen ${where.wtmpFile}${btmp ? ` and ${where.btmpFile}` : ''}`);
     wtmp.reopen();
+    btmp?.reopen();
   });
 } catch (e) {
   die(111, `unable to start: ${(e as Error).message}`);
@@ -232,11 +259,12 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 
 log.notice(
-  `ready: utmp service on ${server.describeSockets()[0]}, wtmp service on ${server.describeSockets()[1]}` +
-    ` (utmp file ${where.utmpFile}, wtmp file ${where.wtmpFile})`,
+  `ready: ${server.describeSockets().join(', ')}` +
+    ` (utmp file ${where.utmpFile}, wtmp file ${where.wtmpFile}${withBtmp ? `, btmp file ${where.btmpFile}` : ''})`,
 );
 if (process.stderr.isTTY) {
-  process.stderr.write(`  export UTMPS_UTMPD_SOCKET=${where.utmpSocket} UTMPS_WTMPD_SOCKET=${where.wtmpSocket}\n`);
+  const btmpHint = withBtmp ? ` UTMPS_BTMPD_SOCKET=${where.btmpSocket}` : '';
+  process.stderr.write(`  export UTMPS_UTMPD_SOCKET=${where.utmpSocket} UTMPS_WTMPD_SOCKET=${where.wtmpSocket}${btmpHint}\n`);
 }
 try {
   if (notifyFdNumber !== undefined) notifyFd(notifyFdNumber);

@@ -3,7 +3,8 @@
 //
 // Differences from C, on purpose:
 // - utmpxname(path) selects another utmpd socket (libutmps answers ENOSYS).
-// - updwtmpx(file, ut) ignores `file`, like libutmps: the wtmpd socket decides the file.
+// - updwtmpx(file, ut): a file named btmp (any directory) goes to the btmpd socket, any
+//   other to wtmpd, which decides the file. libutmps ignores `file` and always writes wtmp.
 // - getutxid sends only type and id, as the protocol does: a `line` in the query is unused.
 // - Text too long for its field is a RecordError, where glibc's strncpy would cut it.
 // - After a transport error the implicit session is dropped; the next call reconnects
@@ -18,6 +19,7 @@ import { utmpdSocketPath } from './paths.js';
 import { nowTimeval } from './time.js';
 import type { CallOptions, RecordInput, UtmpRecord } from './types.js';
 import { UtmpSession } from './utmp-session.js';
+import { appendBtmp } from './btmp.js';
 import { appendWtmp } from './wtmp.js';
 
 export interface UtmpxOptions {
@@ -25,6 +27,8 @@ export interface UtmpxOptions {
   utmpdPath?: string;
   /** wtmpd socket; default: $UTMPS_WTMPD_SOCKET, then /run/utmps/.wtmpd-socket. */
   wtmpdPath?: string;
+  /** btmpd socket, for updwtmpx on a btmp file; default: $UTMPS_BTMPD_SOCKET, then /run/utmps/.btmpd-socket. */
+  btmpdPath?: string;
   /** Deadline of each call in ms (default 10000; 0: none); a call's own timeoutMs wins. */
   timeoutMs?: number;
 }
@@ -71,7 +75,7 @@ export interface Utmpx {
   endutxent(): Promise<void>;
   /** Selects another utmpd socket and ends the current session; '' restores the default. */
   utmpxname(path: string): Promise<void>;
-  /** `file` is ignored, as in libutmps. */
+  /** `file` only chooses the service: btmp (its basename) or wtmp; libutmps ignores it. */
   updwtmpx(file: string | null | undefined, ut: RecordInput, options?: CallOptions): Promise<void>;
   /** A wtmp login (name given) or logout (name ''); pid from options, else this process. */
   logwtmp(line: string, name: string, host: string, options?: LogwtmpOptions): Promise<void>;
@@ -121,9 +125,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, op: UtmpsOp, 
   });
 }
 
+/** A file whose last path component is btmp (/var/log/btmp, /var/log/btmp.1 is not). */
+function isBtmp(file: string | null | undefined): boolean {
+  return typeof file === 'string' && file.replace(/\/+$/, '').split('/').pop() === 'btmp';
+}
+
 export function createUtmpx(options: UtmpxOptions = {}): Utmpx {
   let utmpdPath = options.utmpdPath;
-  const { wtmpdPath, timeoutMs } = options;
+  const { wtmpdPath, btmpdPath, timeoutMs } = options;
   let session: Promise<UtmpSession> | undefined;
 
   const connect = (signal?: AbortSignal): Promise<UtmpSession> =>
@@ -177,8 +186,11 @@ export function createUtmpx(options: UtmpxOptions = {}): Utmpx {
     }
   }
 
-  const updwtmpx = (_file: string | null | undefined, ut: RecordInput, call?: CallOptions): Promise<void> =>
-    appendWtmp(ut, { path: wtmpdPath, signal: call?.signal, timeoutMs: call?.timeoutMs ?? timeoutMs });
+  const updwtmpx = (file: string | null | undefined, ut: RecordInput, call?: CallOptions): Promise<void> => {
+    const each = { signal: call?.signal, timeoutMs: call?.timeoutMs ?? timeoutMs };
+    // Login programs call updwtmpx(_PATH_BTMP, ut) for a failed login: keep it out of wtmp.
+    return isBtmp(file) ? appendBtmp(ut, { ...each, path: btmpdPath }) : appendWtmp(ut, { ...each, path: wtmpdPath });
+  };
 
   return {
     setutxent: (call) => onSession(call, (s, each) => s.rewind(each)),

@@ -7,16 +7,20 @@ export interface Locations {
   stateDir: string;
   utmpSocket: string;
   wtmpSocket: string;
+  btmpSocket: string;
   utmpFile: string;
   wtmpFile: string;
+  btmpFile: string;
 }
 
 export interface LocationOverrides {
   stateDir?: string;
   utmpSocket?: string;
   wtmpSocket?: string;
+  btmpSocket?: string;
   utmpFile?: string;
   wtmpFile?: string;
+  btmpFile?: string;
 }
 
 export function resolveLocations(
@@ -35,7 +39,9 @@ export function resolveLocations(
     stateDir,
     utmpSocket: at(given.utmpSocket, join(stateDir, '.utmpd-socket')),
     wtmpSocket: at(given.wtmpSocket, join(stateDir, '.wtmpd-socket')),
+    btmpSocket: at(given.btmpSocket, join(stateDir, '.btmpd-socket')),
     utmpFile: at(given.utmpFile, join(stateDir, 'utmp')),
     wtmpFile: at(given.wtmpFile, asRoot ? '/var/log/wtmp' : join(stateDir, 'wtmp')),
+    btmpFile: at(given.btmpFile, asRoot ? '/var/log/btmp' : join(stateDir, 'btmp')),
   };
 }

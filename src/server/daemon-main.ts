@@ -113,3 +113,27 @@ export async function runDaemon(spec: DaemonSpec, argv = process.argv.slice(2)):
   if (message) say('fatal', message);
   return exit(code);
 }
+
+/** Exit codes of the one-request daemons (utmps-wtmpd, utmps-btmpd), as upstream's wtmpd. */
+export function oneRequestExit(end: SessionEnd): { code: number; message?: string } {
+  switch (end.reason) {
+    case 'done':
+    case 'shutdown':
+      return { code: 0 };
+    case 'refused':
+      return { code: 1, message: end.message };
+    case 'protocol':
+      return { code: 111, message: `unable to read command: Protocol error (${end.message})` };
+    case 'eof':
+      return { code: 111, message: 'unable to read command: Broken pipe (the client sent nothing)' };
+    case 'truncated':
+      return { code: 111, message: `unable to read from stdin: Broken pipe (${end.message})` };
+    case 'timeout':
+      return { code: 111, message: `unable to read from stdin: Connection timed out (${end.message})` };
+    case 'hangup':
+      // Nothing was written or answered; one quiet exit per hang-up, so no log flood.
+      return { code: 111 };
+    default:
+      return { code: 111, message: end.message };
+  }
+}

@@ -5,7 +5,9 @@ import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdt
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 
-export type ServiceName = 'utmp' | 'wtmp';
+/** utmpsd's services, in the order unnamed systemd sockets are given to them. */
+export const SERVICE_NAMES = ['utmp', 'wtmp', 'btmp'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface Listener {
   server: Server;
@@ -137,8 +139,9 @@ export async function listenOnFd(fd: number, name: string, onConnection: (socket
 }
 
 /**
- * Sockets passed by systemd (sd_listen_fds): fds from 3, named by LISTEN_FDNAMES
- * ("utmpd"/"wtmpd"); unnamed, the first is utmp and the second wtmp. Null when none.
+ * Sockets passed by systemd (sd_listen_fds): fds from 3, named by LISTEN_FDNAMES ("utmpd",
+ * "wtmpd", "btmpd", or the bare service name); one with another name goes by its position,
+ * in SERVICE_NAMES order. Null when none.
  */
 export function systemdSockets(env: NodeJS.ProcessEnv = process.env, pid = process.pid): Map<ServiceName, number> | null {
   if (!env.LISTEN_FDS || Number(env.LISTEN_PID) !== pid) return null;
@@ -148,8 +151,7 @@ export function systemdSockets(env: NodeJS.ProcessEnv = process.env, pid = proce
   const found = new Map<ServiceName, number>();
   for (let i = 0; i < count; i++) {
     const name = names[i] ?? '';
-    const service: ServiceName | undefined =
-      name === 'utmpd' || name === 'utmp' ? 'utmp' : name === 'wtmpd' || name === 'wtmp' ? 'wtmp' : i === 0 ? 'utmp' : i === 1 ? 'wtmp' : undefined;
+    const service: ServiceName | undefined = SERVICE_NAMES.find((s) => name === s || name === `${s}d`) ?? SERVICE_NAMES[i];
     if (service && !found.has(service)) found.set(service, 3 + i);
   }
   // Clear them so children (none today) do not think they were activated.

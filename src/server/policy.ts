@@ -142,6 +142,15 @@ export class Policy {
     return field;
   }
 
+  /**
+   * btmp, appends and reads alike: root only. Failed logins hold passwords typed as user
+   * names, so not even the utmp group may see them; the refusal names no file.
+   */
+  btmpAccess(peer: Peer): Refusal | null {
+    if (peer.uid === 0) return null;
+    return { errno: Errno.EPERM, reason: `uid ${peer.uid} may not use btmp (only root may)` };
+  }
+
   /** Allowed writes still count against the peer's rate. */
   private rate(peer: Peer): Refusal | null {
     const decision = this.options.rateLimiter?.take(peer.uid);

@@ -1,11 +1,13 @@
-// utmpsd: one long-running process serving both the utmp and the wtmp service, with the
+// utmpsd: one long-running process serving the utmp, wtmp and btmp services, with the
 // same sessions and rules as the UCSPI daemons. Peer credentials come from the kernel
 // (SO_PEERCRED) for every accepted connection.
 
 import type { Socket } from 'node:net';
 import { peerCredentials, socketFd } from '../sys/native.js';
+import type { RecordFile } from '../store/record-file.js';
 import type { UtmpFile } from '../store/utmp-file.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
+import { BtmpService } from './btmp-service.js';
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits.js';
 import { type Listener, listenOnFd, listenOnPath, removeSocket, type ServiceName } from './listen.js';
 import type { Logger } from './log.js';
@@ -26,10 +28,12 @@ export interface UtmpsdStats {
 }
 
 export interface UtmpsdOptions {
-  /** Where to listen: a path to create, or an inherited listening fd. */
-  sockets: Record<ServiceName, { path: string } | { fd: number }>;
+  /** Where each served service listens: a path to create, or an inherited listening fd. */
+  sockets: Partial<Record<ServiceName, { path: string } | { fd: number }>>;
   utmp: UtmpFile;
   wtmp: WtmpFile;
+  /** Failed logins (root only); without it there is no btmp service. */
+  btmp?: WtmpFile;
   policy: Policy;
   timeouts: SessionTimeouts;
   limits: ConnectionLimitOptions;
@@ -49,15 +53,23 @@ interface ConnectionParts {
   admitFollower: () => boolean;
 }
 
+/** One service: the files it serves (closed when utmpsd stops) and its handler per connection. */
+interface ServiceEntry {
+  files: RecordFile[];
+  handler: (peer: Peer, connection: ConnectionParts) => ServiceHandler;
+}
+
 export class Utmpsd {
   private readonly listeners: Listener[] = [];
+  /** The service of each listener, in the same order. */
+  private readonly served: ServiceName[] = [];
   private readonly sessions = new Set<Session>();
   private readonly limits: ConnectionLimits;
   /** Refusals and failed connections: per request for root, summarised for everyone else. */
   private readonly summary: LogSummary;
   private readonly readSlots: ReadSlots;
-  /** Each service's handler for one connection: a new service is one more entry (and a socket). */
-  private readonly handlers: Record<ServiceName, (peer: Peer, connection: ConnectionParts) => ServiceHandler>;
+  /** The services served: a new one is one more entry (its files and handler) and a socket. */
+  private readonly services: Partial<Record<ServiceName, ServiceEntry>>;
   private stopping: Promise<void> | null = null;
   private peakBuffered = 0;
   private drained: (() => void) | null = null;
@@ -66,30 +78,38 @@ export class Utmpsd {
     this.limits = new ConnectionLimits(options.limits);
     this.summary = new LogSummary((line) => options.log.warn(line), { windowMs: options.logWindowMs });
     this.readSlots = new ReadSlots(options.readsPerUid);
-    const { utmp, wtmp, policy } = options;
-    this.handlers = {
-      utmp: (peer, { events }) => new UtmpService(utmp, peer, policy, events, this.readSlots),
-      wtmp: (peer, { events, admitFollower }) =>
+    const { utmp, wtmp, btmp, policy } = options;
+    const wtmpHandler =
+      (file: WtmpFile) =>
+      (peer: Peer, { events, admitFollower }: ConnectionParts): ServiceHandler =>
         new WtmpService(
-          wtmp,
+          file,
           peer,
           policy,
           events,
           { followTimeoutMs: options.followTimeoutMs ?? DEFAULT_FOLLOW_TIMEOUT_MS, admitFollower, readGate: this.readSlots },
           utmpViewOf(utmp),
-        ),
+        );
+    this.services = {
+      utmp: { files: [utmp], handler: (peer, { events }) => new UtmpService(utmp, peer, policy, events, this.readSlots) },
+      wtmp: { files: [wtmp], handler: wtmpHandler(wtmp) },
+      ...(btmp && {
+        btmp: { files: [btmp], handler: (peer, parts) => new BtmpService(peer, policy, parts.events, () => wtmpHandler(btmp)(peer, parts)) },
+      }),
     };
   }
 
   static async start(options: UtmpsdOptions): Promise<Utmpsd> {
     const server = new Utmpsd(options);
     try {
-      for (const service of Object.keys(server.handlers) as ServiceName[]) {
+      for (const service of Object.keys(server.services) as ServiceName[]) {
         const where = options.sockets[service];
+        if (!where) throw new Error(`no socket given for the ${service} service`);
         const accept = (socket: Socket): void => server.accept(service, socket);
         server.listeners.push(
           'fd' in where ? await listenOnFd(where.fd, `${service}d`, accept) : await listenOnPath(where.path, accept),
         );
+        server.served.push(service);
       }
     } catch (e) {
       server.closeListeners();
@@ -108,8 +128,9 @@ export class Utmpsd {
     return { connections: this.limits.connections, peakBufferedPerConnection: peak };
   }
 
+  /** "utmp service on PATH", one per listening socket. */
   describeSockets(): string[] {
-    return this.listeners.map((l) => l.description);
+    return this.listeners.map((l, i) => `${this.served[i]} service on ${l.description}`);
   }
 
   /**
@@ -128,7 +149,7 @@ export class Utmpsd {
       for (const session of this.sessions) session.drain();
       await done;
     }
-    await Promise.all([this.options.utmp.close(), this.options.wtmp.close()]);
+    await Promise.all(Object.values(this.services).flatMap((entry) => entry.files.map((file) => file.close())));
     this.summary.flush();
   }
 
@@ -177,7 +198,7 @@ export class Utmpsd {
 
   private handlerFor(service: ServiceName, peer: Peer, admitFollower: () => boolean): ServiceHandler {
     const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
-    return this.handlers[service](peer, { events, admitFollower });
+    return this.services[service]!.handler(peer, { events, admitFollower });
   }
 
   private ended(service: ServiceName, peer: Peer, session: Session, end: SessionEnd): void {
