@@ -13,8 +13,10 @@ export interface Daemons {
   dir: string;
   utmpSocket: string;
   wtmpSocket: string;
+  btmpSocket: string;
   utmpFile: string;
   wtmpFile: string;
+  btmpFile: string;
   /** Everything the daemons wrote to stderr so far. */
   stderr(): string;
   stop(): Promise<void>;

@@ -18,7 +18,7 @@ function daemonFlags(options: DaemonOptions): string[] {
   return flags;
 }
 
-/** The classic way: s6-ipcserver + utmps-utmpd / utmps-wtmpd, one process per connection. */
+/** The classic way: s6-ipcserver + utmps-utmpd / utmps-wtmpd / utmps-btmpd, one process per connection. */
 export async function startUcspi(options: DaemonOptions = {}): Promise<Daemons> {
   const dir = await makeDir();
   let log = '';
@@ -32,7 +32,8 @@ export async function startUcspi(options: DaemonOptions = {}): Promise<Daemons> 
   };
   const utmpd = start('.utmpd-socket', 'utmps-utmpd', []);
   const wtmpd = start('.wtmpd-socket', 'utmps-wtmpd', ['-U', join(dir, 'utmp'), 'wtmp']);
-  const children = [utmpd, wtmpd];
+  const btmpd = start('.btmpd-socket', 'utmps-btmpd', ['btmp']);
+  const children = [utmpd, wtmpd, btmpd];
   try {
     await Promise.all(children.map((c) => ready(c, c.stdout!, 's6-ipcserver', () => log)));
   } catch (e) {
@@ -44,8 +45,10 @@ export async function startUcspi(options: DaemonOptions = {}): Promise<Daemons> 
     dir,
     utmpSocket: join(dir, '.utmpd-socket'),
     wtmpSocket: join(dir, '.wtmpd-socket'),
+    btmpSocket: join(dir, '.btmpd-socket'),
     utmpFile: join(dir, 'utmp'),
     wtmpFile: join(dir, 'wtmp'),
+    btmpFile: join(dir, 'btmp'),
     stderr: () => log,
     async stop() {
       await Promise.all(children.map((c) => kill(c)));

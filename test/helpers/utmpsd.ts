@@ -59,8 +59,10 @@ export async function startUtmpsd(options: DaemonOptions = {}): Promise<Utmpsd> 
     dir,
     utmpSocket: join(dir, '.utmpd-socket'),
     wtmpSocket: join(dir, '.wtmpd-socket'),
+    btmpSocket: join(dir, '.btmpd-socket'),
     utmpFile: join(dir, 'utmp'),
     wtmpFile: join(dir, 'wtmp'),
+    btmpFile: join(dir, 'btmp'),
     stderr,
     signal,
     async stop() {
