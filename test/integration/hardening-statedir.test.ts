@@ -31,7 +31,7 @@ import { append, procStatus, PYTHON, record, scratchDir, status, talk } from '..
 const SERVICE = { uid: 65534, gid: 43 };
 const AS_SERVICE = ['setpriv', `--reuid=${SERVICE.uid}`, `--regid=${SERVICE.gid}`, '--clear-groups'];
 const USER_ARGS = ['--user', 'nobody', '--group', String(SERVICE.gid)];
-const NAMES = ['utmp', 'wtmp', '.utmpd-socket', '.wtmpd-socket'] as const;
+const NAMES = ['utmp', 'wtmp', 'btmp', '.utmpd-socket', '.wtmpd-socket', '.btmpd-socket'] as const;
 const SECRET = Buffer.from('root-only file outside the state directory\n');
 const LOGIN = record({ type: 7, id: 'sd', line: 'pts/9', user: 'root', host: 'statedir' });
 
@@ -104,7 +104,7 @@ async function withDirs(fn: (state: string, targets: string) => Promise<void>): 
 }
 
 // The attacker, run as the service account. It watches the state directory with inotify
-// and, at each sign of the daemon on one of the four names (a file opened, a socket
+// and, at each sign of the daemon on one of the six names (a file opened, a socket
 // created or moved in, an owner or mode changed), renames a symbolic link to a root-owned file outside over the name, so that a
 // privileged call by path that follows would land there; 50 ms later it puts the real file
 // back, so that the next start finds it again. In 'steal' mode it also renames away any
@@ -115,7 +115,7 @@ import ctypes, json, os, select, struct, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 IN_ATTRIB, IN_OPEN, IN_MOVED_TO, IN_CREATE, IN_ISDIR = 0x4, 0x20, 0x80, 0x100, 0x40000000
 state, targets, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-names = ['utmp', 'wtmp', '.utmpd-socket', '.wtmpd-socket']
+names = ['utmp', 'wtmp', 'btmp', '.utmpd-socket', '.wtmpd-socket', '.btmpd-socket']
 fd = libc.inotify_init1(os.O_NONBLOCK)
 if fd < 0 or libc.inotify_add_watch(fd, state.encode(), IN_ATTRIB | IN_OPEN | IN_MOVED_TO | IN_CREATE) < 0:
     sys.exit('inotify: errno %d' % ctypes.get_errno())
@@ -278,15 +278,16 @@ describe('state directory: a service account swapping names while root restarts 
       chownSync(state, SERVICE.uid, SERVICE.gid);
       symlinkSync(join(targets, 'utmpd-socket'), join(state, '.utmpd-socket'));
       symlinkSync(join(targets, 'wtmpd-socket'), join(state, '.wtmpd-socket'));
+      symlinkSync(join(targets, 'btmpd-socket'), join(state, '.btmpd-socket'));
       const s = await start(['--state-dir', state, ...USER_ARGS]);
       try {
         assert.equal(s.outcome, 'ready', s.stderr());
-        for (const name of ['.utmpd-socket', '.wtmpd-socket']) {
+        for (const name of ['.utmpd-socket', '.wtmpd-socket', '.btmpd-socket']) {
           const st = lstatSync(join(state, name));
           assert.ok(st.isSocket(), `${name} is a socket now`);
           assert.equal(st.mode & 0o777, 0o666, `${name} is 0666`);
         }
-        assert.deepEqual(readdirSync(state).sort(), ['.utmpd-socket', '.wtmpd-socket', 'utmp', 'wtmp'], 'no private directory left behind');
+        assert.deepEqual(readdirSync(state).sort(), ['.btmpd-socket', '.utmpd-socket', '.wtmpd-socket', 'btmp', 'utmp', 'wtmp'], 'no private directory left behind');
         assert.equal(status(await talk(join(state, '.wtmpd-socket'), append(LOGIN))), 0);
       } finally {
         await stop(s);
@@ -394,7 +395,9 @@ describe('modes whatever the umask', () => {
             const st = statSync(join(state, f));
             assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [fileMode, SERVICE.uid, SERVICE.gid], `${f}: mode and owner`);
           }
-          for (const f of ['.utmpd-socket', '.wtmpd-socket']) assert.equal(lstatSync(join(state, f)).mode & 0o777, 0o666);
+          const btmp = statSync(join(state, 'btmp'));
+          assert.deepEqual([btmp.mode & 0o7777, btmp.uid, btmp.gid], [0o600, SERVICE.uid, SERVICE.gid], 'btmp: 0600 whatever the layout');
+          for (const f of ['.utmpd-socket', '.wtmpd-socket', '.btmpd-socket']) assert.equal(lstatSync(join(state, f)).mode & 0o777, 0o666);
           // Reachable by another user: nobody in its own group appends through the socket.
           const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, '-c', PY_APPEND_NOBODY, join(state, '.wtmpd-socket')], {
             encoding: 'utf8',
