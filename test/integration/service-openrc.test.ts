@@ -21,11 +21,12 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UtmpSession } from '../../src/client/index.js';
 import { type Outcome, accountIds, run, which } from '../helpers/commands.js';
+import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const SCRIPTS = join(ROOT, 'examples', 'openrc');
-const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd'] as const;
+const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd', 'utmps-btmpd'] as const;
 type Name = (typeof NAMES)[number];
 const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
@@ -154,7 +155,7 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.deepEqual(log.filter((l) => /^(need|after|use|before) /.test(l)), ['need localmount', 'after bootmisc']);
     assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
     assert.equal(variable(log, 'command'), '/usr/local/bin/utmpsd');
-    assert.equal(variable(log, 'command_args').trim(), '--state-dir /run/utmps --wtmp-file /var/log/wtmp --format utmps');
+    assert.equal(variable(log, 'command_args').trim(), '--state-dir /run/utmps --wtmp-file /var/log/wtmp --btmp-file /var/log/btmp --format utmps');
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'notify'), 'socket:ready');
   });
@@ -178,6 +179,17 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
     assert.equal(
       variable(log, 'command_args'),
       '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps -U /run/utmps/utmp wtmp',
+    );
+    assert.equal(variable(log, 'command_user'), 'utmp:utmp');
+    assert.equal(variable(log, 'directory'), '/var/log');
+  });
+
+  test('utmps-btmpd: s6-ipcserver in /var/log on /run/utmps/.btmpd-socket, file btmp, no connlimit (root only)', async () => {
+    const { outcome, log } = await harness('utmps-btmpd', 'describe', BASE_ENV);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal(
+      variable(log, 'command_args'),
+      '-c 100 -C 100 -- /run/utmps/.btmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-btmpd /usr/local/bin/utmps-btmpd -F utmps btmp',
     );
     assert.equal(variable(log, 'command_user'), 'utmp:utmp');
     assert.equal(variable(log, 'directory'), '/var/log');
@@ -313,6 +325,7 @@ async function liveRoot(prefix: string, account: { group: string }): Promise<{ r
     utmps_state_dir: state,
     utmps_log_dir: logDir,
     utmps_wtmp: join(logDir, 'wtmp'),
+    utmps_btmp: join(logDir, 'btmp'),
     utmps_user: SERVICE_USER,
     utmps_group: account.group,
     utmps_bindir: BIN,
@@ -374,12 +387,19 @@ describe('examples/openrc/utmpsd, run by the harness', { skip: LIVE_SKIP }, () =
     await assertOwned(join(state, 'utmp'), 0o640, account);
   });
 
+  test("btmp: start_pre made it 0600, the service user's; root's failed login goes in and reads back; anyone else gets EPERM", async () => {
+    await assertOwned(join(logDir, 'btmp'), 0o600, account);
+    await btmpRoundTrip(join(state, '.btmpd-socket'), join(logDir, 'btmp'), 'orcfail');
+    const refused = await btmpRefused(join(state, '.btmpd-socket'), join(logDir, 'btmp'), 4242, account.gid);
+    assert.match(refused.stderr, /Operation not permitted/);
+  });
+
   test('SIGTERM (supervise-daemon --stop): exit 0', async () => {
     assert.equal(await stopService(service), 0, service!.log());
   });
 });
 
-describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { skip: LIVE_SKIP }, () => {
+describe('examples/openrc/utmps-utmpd, utmps-wtmpd and utmps-btmpd, run by the harness', { skip: LIVE_SKIP }, () => {
   let account: { uid: number; gid: number; group: string };
   let root: string | undefined;
   let state: string;
@@ -390,7 +410,7 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
   before(async () => {
     account = (await accountIds(SERVICE_USER))!;
     ({ root, state, logDir, env } = await liveRoot('orc-', account));
-    for (const name of ['utmps-utmpd', 'utmps-wtmpd'] as const) {
+    for (const name of ['utmps-utmpd', 'utmps-wtmpd', 'utmps-btmpd'] as const) {
       const mine = { ...env, utmps_access_dir: join(root, 'access', name) };
       services.push(startService(name, mine, join(root, `${name}.log`)));
       // What openrc-run does after supervise-daemon has started the daemon.
@@ -412,6 +432,16 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
   test('the pair serves a round trip', async () => {
     await roundTrip(state, join(logDir, 'wtmp'), 'pts/50');
     await assertOwned(join(state, 'utmp'), 0o640, account);
+  });
+
+  test("utmps-btmpd: btmp is 0600, the service user's; root's failed login goes in and reads back; the access rules let only root in", async () => {
+    await btmpRoundTrip(join(state, '.btmpd-socket'), join(logDir, 'btmp'), 'orcfail');
+    await assertOwned(join(logDir, 'btmp'), 0o600, account);
+    await btmpRefused(join(state, '.btmpd-socket'), join(logDir, 'btmp'), 4242, 4242);
+    await btmpRefused(join(state, '.btmpd-socket'), join(logDir, 'btmp'), 4242, account.gid);
+    const rules = join(root!, 'access', 'utmps-btmpd', 'uid');
+    assert.deepEqual(await readdir(rules), ['0']);
+    assert.deepEqual(await readdir(join(rules, '0')), ['allow']);
   });
 
   test('start_pre wrote the access rules: root uncapped, every other uid IPCCONNMAX=8', async () => {
@@ -446,7 +476,7 @@ describe('examples/openrc/utmps-utmpd and utmps-wtmpd, run by the harness', { sk
     }
   });
 
-  test('SIGTERM (supervise-daemon --stop): both exit 0', async () => {
+  test('SIGTERM (supervise-daemon --stop): all exit 0', async () => {
     for (const s of services) assert.equal(await stopService(s), 0, s.log());
   });
 

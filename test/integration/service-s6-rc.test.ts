@@ -1,6 +1,6 @@
 // The s6-rc source definitions of examples/s6-rc. Two sources, compiled one at a time
 // (both define the bundle `utmps`, so dependants need not know which one is installed):
-// classic/ (utmps-utmpd and utmps-wtmpd under s6-ipcserver) and utmpsd/.
+// classic/ (utmps-utmpd, utmps-wtmpd and utmps-btmpd under s6-ipcserver) and utmpsd/.
 //
 // Checked here: the source format as s6-rc-compile reads it (type, run, notification-fd,
 // timeout-up, contents.d, dependencies.d), that every longrun's run script and
@@ -21,7 +21,7 @@ const S6 = join(ROOT, 'examples', 's6');
 
 /** What each source must define: service name -> type. */
 const EXPECTED: Record<string, Record<string, string>> = {
-  classic: { 'utmps-utmpd': 'longrun', 'utmps-wtmpd': 'longrun', utmps: 'bundle' },
+  classic: { 'utmps-utmpd': 'longrun', 'utmps-wtmpd': 'longrun', 'utmps-btmpd': 'longrun', utmps: 'bundle' },
   utmpsd: { utmpsd: 'longrun', utmps: 'bundle' },
 };
 

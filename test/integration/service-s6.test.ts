@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
 import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
+import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
@@ -259,6 +260,8 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
     await mkdir(logDir, { mode: 0o755 });
     wtmp = join(logDir, 'wtmp');
     await debianWtmp(wtmp);
+    await writeFile(join(logDir, 'btmp'), '');
+    await chmod(join(logDir, 'btmp'), 0o660); // as Debian ships it (root:utmp there)
     // nobody's own group is shared (with _apt), which utmpsd refuses: run with the utmp group.
     service = await stage(ws, 'utmpsd', { UTMPS_STATE_DIR: state, UTMPS_LOG_DIR: logDir, UTMPS_USER: SERVICE_USER, UTMPS_GROUP: String(UTMP_GID) });
     tree = new SupervisionTree(ws);
@@ -284,15 +287,24 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
     await assertOwned(state, 0o755, 'the state directory', UTMP_GID);
     await assertOwned(join(state, 'utmp'), 0o640, 'utmp', UTMP_GID);
     await assertOwned(wtmp, 0o640, 'wtmp', UTMP_GID);
-    for (const socket of ['.utmpd-socket', '.wtmpd-socket']) {
+    for (const socket of ['.utmpd-socket', '.wtmpd-socket', '.btmpd-socket']) {
       assert.equal((await stat(join(state, socket))).mode & 0o777, 0o666, `${socket} mode`);
     }
+  });
+
+  test('btmp: root appends and reads back through .btmpd-socket; btmp is 0600 (tightened from 0660), the service user\'s; anyone else gets EPERM', async () => {
+    const btmp = join(dirname(wtmp), 'btmp');
+    await btmpRoundTrip(join(state, '.btmpd-socket'), btmp, 'svcfail');
+    await assertOwned(btmp, 0o600, 'btmp', UTMP_GID);
+    const refused = await btmpRefused(join(state, '.btmpd-socket'), btmp, 4242, UTMP_GID);
+    assert.match(refused.stderr, /Operation not permitted/, 'a member of the service group too');
   });
 
   test('goes down with s6-svc -d: utmpsd exits 0 and removes its sockets', async () => {
     await bringDown(tree, service);
     assert.equal(await exists(join(state, '.utmpd-socket')), false);
     assert.equal(await exists(join(state, '.wtmpd-socket')), false);
+    assert.equal(await exists(join(state, '.btmpd-socket')), false);
     assert.equal(await exists(join(state, 'utmp')), true, 'utmp stays');
   });
 
@@ -301,11 +313,12 @@ describe('examples/s6/utmpsd under s6-svscan', { skip: SKIP }, () => {
   });
 });
 
-describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan', { skip: SKIP }, () => {
+describe('examples/s6/utmps-utmpd, utmps-wtmpd and utmps-btmpd (s6-ipcserver) under s6-svscan', { skip: SKIP }, () => {
   let ws: Workspace | undefined;
   let tree: SupervisionTree;
   let utmpd: string;
   let wtmpd: string;
+  let btmpd: string;
   let state: string;
   let wtmp: string;
 
@@ -319,6 +332,7 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     const env = { UTMPS_STATE_DIR: state, UTMPS_LOG_DIR: logDir, UTMPS_USER: SERVICE_USER };
     utmpd = await stage(ws, 'utmps-utmpd', env);
     wtmpd = await stage(ws, 'utmps-wtmpd', env);
+    btmpd = await stage(ws, 'utmps-btmpd', env);
     tree = new SupervisionTree(ws);
   });
 
@@ -326,13 +340,24 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     await cleanup(ws, tree);
   });
 
-  test('both come up and report readiness (s6-ipcserver -1 on notification-fd 3)', async () => {
+  test('all three come up and report readiness (s6-ipcserver -1 on notification-fd 3)', async () => {
     await supervised(tree, utmpd);
     await supervised(tree, wtmpd);
-    const wait = await run('s6-svwait', ['-U', '-a', '-t', '10000', utmpd, wtmpd], { env: tree.ws.env });
+    await supervised(tree, btmpd);
+    const wait = await run('s6-svwait', ['-U', '-a', '-t', '10000', utmpd, wtmpd, btmpd], { env: tree.ws.env });
     assert.equal(wait.code, 0, `s6-svwait -U: ${wait.stderr}\n${tree.log}`);
     assert.equal(await svstat(tree, utmpd, 'up,ready'), 'true true');
     assert.equal(await svstat(tree, wtmpd, 'up,ready'), 'true true');
+    assert.equal(await svstat(tree, btmpd, 'up,ready'), 'true true');
+  });
+
+  test("utmps-btmpd: root's failed login is appended and read back; btmp is 0600, the service user's; the access rules let no one else in", async () => {
+    const btmp = join(dirname(wtmp), 'btmp');
+    await btmpRoundTrip(join(state, '.btmpd-socket'), btmp, 'svcfail');
+    await assertOwned(btmp, 0o600, 'btmp');
+    await btmpRefused(join(state, '.btmpd-socket'), btmp, 4242, 4242);
+    await btmpRefused(join(state, '.btmpd-socket'), btmp, 4242, SERVICE.gid);
+    assert.deepEqual(await readdir(join(EXAMPLES, 'utmps-btmpd', 'data', 'access', 'uid')), ['0'], 'only uid 0 has a rule');
   });
 
   test('serve a round trip: utmps-write -u -w, utmp read back, wtmp on disk', async () => {
@@ -375,9 +400,10 @@ describe('examples/s6/utmps-utmpd and utmps-wtmpd (s6-ipcserver) under s6-svscan
     }
   });
 
-  test('go down with s6-svc -d: both exit 0', async () => {
+  test('go down with s6-svc -d: all exit 0', async () => {
     await bringDown(tree, utmpd);
     await bringDown(tree, wtmpd);
+    await bringDown(tree, btmpd);
   });
 
   test('s6-svscanctl -t ends the tree and leaves no process behind', async () => {

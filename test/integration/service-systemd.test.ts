@@ -21,6 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UtmpSession } from '../../src/client/index.js';
 import { accountIds, onPath, run } from '../helpers/commands.js';
+import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const UNITS = join(ROOT, 'examples', 'systemd');
@@ -97,10 +98,11 @@ const ANALYZE_SKIP = await missing('systemd-analyze');
 const TMPFILES_SKIP = await missing('systemd-sysusers', 'systemd-tmpfiles');
 
 describe('examples/systemd unit files', () => {
-  test('the sockets: both paths, named utmpd and wtmpd, mode 0666, one service', async () => {
+  test('the sockets: all three paths, named utmpd, wtmpd and btmpd, mode 0666, one service', async () => {
     for (const [file, path, name] of [
       ['utmps-utmpd.socket', '/run/utmps/.utmpd-socket', 'utmpd'],
       ['utmps-wtmpd.socket', '/run/utmps/.wtmpd-socket', 'wtmpd'],
+      ['utmps-btmpd.socket', '/run/utmps/.btmpd-socket', 'btmpd'],
     ]) {
       const unit = await readUnit(file);
       assert.equal(one(unit, 'Socket', 'ListenStream'), path, file);
@@ -111,16 +113,17 @@ describe('examples/systemd unit files', () => {
     }
   });
 
-  test('the service: Type=notify, both sockets, an unprivileged user', async () => {
+  test('the service: Type=notify, the three sockets, an unprivileged user', async () => {
     const unit = await readUnit('utmpsd.service');
     assert.equal(one(unit, 'Service', 'Type'), 'notify');
     assert.equal(one(unit, 'Service', 'NotifyAccess'), 'main');
-    assert.deepEqual(one(unit, 'Service', 'Sockets')?.split(/\s+/).sort(), ['utmps-utmpd.socket', 'utmps-wtmpd.socket']);
+    assert.deepEqual(one(unit, 'Service', 'Sockets')?.split(/\s+/).sort(), ['utmps-btmpd.socket', 'utmps-utmpd.socket', 'utmps-wtmpd.socket']);
+    for (const key of ['Requires', 'After']) assert.match(one(unit, 'Unit', key) ?? '', /(^| )utmps-btmpd\.socket( |$)/, key);
     assert.equal(one(unit, 'Service', 'User'), 'utmp');
     const exec = one(unit, 'Service', 'ExecStart') ?? '';
     assert.match(exec, /^\/\S+\/utmpsd /, 'ExecStart names utmpsd by an absolute path');
     assert.match(exec, / --state-dir \/run\/utmps /);
-    assert.match(exec, / --wtmp-file \/var\/log\/wtmp$/);
+    assert.match(exec, / --wtmp-file \/var\/log\/wtmp --btmp-file \/var\/log\/btmp$/);
     assert.doesNotMatch(exec, /--user/, 'systemd drops privileges, not utmpsd');
   });
 
@@ -148,11 +151,11 @@ describe('examples/systemd unit files', () => {
     // ExecStart must name an existing executable for verify; here that is bin/utmpsd.
     const dir = await mkdtemp('/tmp/sdv-');
     try {
-      for (const file of ['utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket']) {
+      for (const file of ['utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket']) {
         const text = await readFile(join(UNITS, file), 'utf8');
         await writeFile(join(dir, file), text.replaceAll('/usr/local/bin/utmpsd', join(BIN, 'utmpsd')));
       }
-      const r = await run('systemd-analyze', ['verify', '--man=no', 'utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket'], { cwd: dir });
+      const r = await run('systemd-analyze', ['verify', '--man=no', 'utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket'], { cwd: dir });
       assert.equal(r.code, 0, `systemd-analyze verify:\n${r.stderr}`);
       assert.doesNotMatch(r.stderr, /utmp/, `no complaint about our units:\n${r.stderr}`);
 
@@ -166,7 +169,7 @@ describe('examples/systemd unit files', () => {
     }
   });
 
-  test('sysusers and tmpfiles create the account, /run/utmps and wtmp as the service expects', { skip: TMPFILES_SKIP }, async () => {
+  test('sysusers and tmpfiles create the account, /run/utmps, wtmp and btmp (0600) as the service expects', { skip: TMPFILES_SKIP }, async () => {
     const root = await mkdtemp('/tmp/sdr-');
     try {
       for (const dir of ['etc/sysusers.d', 'etc/tmpfiles.d', 'usr/lib/tmpfiles.d', 'run', 'var/log']) await mkdir(join(root, dir), { recursive: true });
@@ -174,8 +177,8 @@ describe('examples/systemd unit files', () => {
       await copyFile('/etc/group', join(root, 'etc/group'));
       await copyFile(join(UNITS, 'utmps-sysusers.conf'), join(root, 'etc/sysusers.d/utmps.conf'));
       await copyFile(join(UNITS, 'utmps-tmpfiles.conf'), join(root, 'etc/tmpfiles.d/utmps.conf'));
-      // systemd's own line for wtmp (root:utmp 0664), which ours must override.
-      await writeFile(join(root, 'usr/lib/tmpfiles.d/var.conf'), 'f /var/log/wtmp 0664 root utmp -\n');
+      // systemd's own lines for wtmp (root:utmp 0664) and btmp (0660), which ours must override.
+      await writeFile(join(root, 'usr/lib/tmpfiles.d/var.conf'), 'f /var/log/wtmp 0664 root utmp -\nf /var/log/btmp 0660 root utmp -\n');
 
       const u = await run('systemd-sysusers', [`--root=${root}`]);
       assert.equal(u.code, 0, u.stderr);
@@ -190,6 +193,7 @@ describe('examples/systemd unit files', () => {
       for (const [path, mode] of [
         ['run/utmps', 0o755],
         ['var/log/wtmp', 0o640],
+        ['var/log/btmp', 0o600],
       ] as const) {
         const st = await stat(join(root, path));
         assert.equal(st.mode & 0o7777, mode, `${path} mode`);
@@ -269,8 +273,10 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
   let root: string;
   let state: string;
   let wtmp: string;
+  let btmp: string;
   let utmpdSocket: string;
   let wtmpdSocket: string;
+  let btmpdSocket: string;
   let listener: ChildProcess | undefined;
   let notifications: Lines;
   let activator: ChildProcess | undefined;
@@ -289,9 +295,13 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
     wtmp = join(root, 'log', 'wtmp');
     await writeFile(wtmp, '', { mode: 0o644 });
     await chown(wtmp, service.uid, service.gid);
+    btmp = join(root, 'log', 'btmp');
+    await writeFile(btmp, '', { mode: 0o600 });
+    await chown(btmp, service.uid, service.gid);
     // Outside the state directory, as the socket units' paths are root's, not utmpsd's.
     utmpdSocket = join(root, 'utmpd.sock');
     wtmpdSocket = join(root, 'wtmpd.sock');
+    btmpdSocket = join(root, 'btmpd.sock');
 
     const notify = join(root, 'notify.sock');
     listener = spawn('python3', ['-c', PY_NOTIFY_LISTENER, notify], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -301,10 +311,10 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
     activator = spawn(
       'systemd-socket-activate',
       [
-        // wtmpd first: only the names, not the order, can tell utmpsd which is which.
-        '-l', wtmpdSocket, '-l', utmpdSocket, '--fdname=wtmpd:utmpd', '-E', `NOTIFY_SOCKET=${notify}`,
+        // Not in SERVICE_NAMES order: only the names can tell utmpsd which is which.
+        '-l', wtmpdSocket, '-l', btmpdSocket, '-l', utmpdSocket, '--fdname=wtmpd:btmpd:utmpd', '-E', `NOTIFY_SOCKET=${notify}`,
         'setpriv', `--reuid=${SERVICE_USER}`, `--regid=${service.gid}`, '--init-groups',
-        process.execPath, UTMPSD, '--state-dir', state, '--wtmp-file', wtmp,
+        process.execPath, UTMPSD, '--state-dir', state, '--wtmp-file', wtmp, '--btmp-file', btmp,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -312,9 +322,11 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
     activator.stderr!.on('data', (c: Buffer) => (activatorLog += c.toString()));
     await waitForSocket(wtmpdSocket);
     await waitForSocket(utmpdSocket);
+    await waitForSocket(btmpdSocket);
     // SocketMode=0666, which systemd-socket-activate has no option for.
     await chmod(utmpdSocket, 0o666);
     await chmod(wtmpdSocket, 0o666);
+    await chmod(btmpdSocket, 0o666);
   });
 
   after(async () => {
@@ -361,6 +373,13 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
     const line = await notifications.waitFor((l) => l.includes('READY=1'), 'READY=1');
     // systemd-socket-activate executes the command in its own process: that pid is utmpsd.
     assert.match(line, new RegExp(`(^| )MAINPID=${activator!.pid}( |$)`));
+  });
+
+  test("btmp on the passed btmpd socket: root's failed login goes in and reads back, anyone else gets EPERM, btmp stays 0600", async () => {
+    await btmpRoundTrip(btmpdSocket, btmp, 'sdfail');
+    const refused = await btmpRefused(btmpdSocket, btmp, 4242, service.gid);
+    assert.match(refused.stderr, /Operation not permitted/);
+    assert.equal((await stat(btmp)).mode & 0o7777, 0o600);
   });
 
   test('it used the inherited sockets and created none of its own', async () => {
