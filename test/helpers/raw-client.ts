@@ -280,11 +280,42 @@ export async function replayAs(
   return (JSON.parse(out) as { seen: Chunk[] }).seen;
 }
 
+/**
+ * Replays several plans, one connection each, in order, from one child process running as
+ * `who`: one process start instead of one per plan.
+ */
+export async function replayEachAs(
+  who: Credentials,
+  socketPath: string,
+  plans: readonly (readonly Chunk[])[],
+  deadlineMs = DEFAULT_DEADLINE_MS,
+): Promise<Chunk[][]> {
+  const child = spawn('setpriv', [...setprivArgs(who), process.execPath, SCRIPT], { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  child.stdin.end(JSON.stringify({ jobs: plans.map((plan) => ({ socket: socketPath, plan: [...plan], deadlineMs })) }));
+  const code = await exited;
+  if (code !== 0) throw new Error(`raw client as uid ${who.uid} gid ${who.gid} exited ${code}: ${err.trim()}`);
+  return (JSON.parse(out) as { seens: Chunk[][] }).seens;
+}
+
 async function main(): Promise<void> {
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
-  const job = JSON.parse(text) as Job;
-  const seen = await replayOn(job.socket, job.plan, job.deadlineMs);
+  const input = JSON.parse(text) as Job | { jobs: Job[] };
+  if ('jobs' in input) {
+    const seens: Chunk[][] = [];
+    for (const job of input.jobs) seens.push(await replayOn(job.socket, job.plan, job.deadlineMs));
+    process.stdout.write(`${JSON.stringify({ seens })}\n`);
+    return;
+  }
+  const seen = await replayOn(input.socket, input.plan, input.deadlineMs);
   process.stdout.write(`${JSON.stringify({ seen })}\n`);
 }
 

@@ -17,7 +17,7 @@ import { readBtmp, updwtmpx } from '../../src/index.js';
 import { type Daemons, makeDir, startDaemons } from '../helpers/daemons.js';
 import { record } from '../helpers/fuzz-hardening.js';
 import { BIN } from '../helpers/paths.js';
-import { type Chunk, type Credentials, replayAs, setprivArgs } from '../helpers/raw-client.js';
+import { type Chunk, type Credentials, replayEachAs, setprivArgs } from '../helpers/raw-client.js';
 import { TRANSPORTS } from '../helpers/transports.js';
 import { spawnUtmpsd, utmpsdArgs } from '../helpers/utmpsd.js';
 
@@ -57,14 +57,16 @@ const REQUESTS: Record<string, string> = {
 /** What each refused peer saw for each request. */
 async function refusedConversations(socket: string): Promise<Record<string, Chunk[]>> {
   const seen: Record<string, Chunk[]> = {};
+  const requests = Object.entries(REQUESTS);
   for (const [who, creds] of Object.entries(REFUSED)) {
-    for (const [what, hex] of Object.entries(REQUESTS)) {
-      seen[`${who}: ${what}`] = await replayAs(creds, socket, [
-        { dir: 'C>S', hex },
-        { dir: 'S>C', hex: '01' },
-        { dir: 'S>C', event: 'EOF' },
-      ]);
-    }
+    // One connection per request, all from one process running as `who`.
+    const plans = requests.map(([, hex]): Chunk[] => [
+      { dir: 'C>S', hex },
+      { dir: 'S>C', hex: '01' },
+      { dir: 'S>C', event: 'EOF' },
+    ]);
+    const seens = await replayEachAs(creds, socket, plans);
+    requests.forEach(([what], i) => (seen[`${who}: ${what}`] = seens[i]));
   }
   return seen;
 }
