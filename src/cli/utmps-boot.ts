@@ -4,14 +4,17 @@
 //     wtmp logout, so last shows those sessions as "crash", as after a glibc system's crash;
 //  2. BOOT_TIME at the kernel's boot time, to utmp and wtmp;
 //  3. the RUN_LVL record of the runlevel reached (systemd's multi-user is 3), to both.
+// A second run in the same boot (a service restarted by hand) changes nothing: utmp already
+// holds this boot's BOOT_TIME, and the sessions opened since are live.
 
 import { parseArgs } from 'node:util';
 import { nowTimeval, wtmpdSocketPath, appendWtmp, UtmpSession } from '../client/index.js';
+import { RecordType } from '../record/index.js';
 import { bootRecord, clientFailure, kernelBootTime, markLiveEntriesDead, runlevelRecord } from './host.js';
 import { fatalError, parseOptions, reason, usageError, valueError } from './utmps-io.js';
 
 const USAGE =
-  'utmps boot [ -U utmpd-socket ] [ -W wtmpd-socket ] [ -r runlevel | --no-runlevel ] [ --keep-current ] [ --timeout ms ] [ -v ]';
+  'utmps boot [ -U utmpd-socket ] [ -W wtmpd-socket ] [ -r runlevel | --no-runlevel ] [ --keep-current ] [ --force ] [ --timeout ms ] [ -v ]';
 
 const HELP = `usage: ${USAGE}
 
@@ -20,12 +23,14 @@ marks every live utmp entry (USER, LOGIN, INIT_PROCESS) dead without a wtmp logo
 (last then shows those sessions as "crash"), writes BOOT_TIME (user reboot, the kernel's
 boot time and release) to utmp and wtmp, then the RUN_LVL record of the runlevel.
 Run it once per boot, as root, after the server is up; not in a container unless
-its utmp is its own (docs/HOST.md).
+its utmp is its own (docs/HOST.md). If utmp already holds the BOOT_TIME of this boot
+(the kernel's boot time), it does nothing, unless --force.
   -U, --utmpd-socket P  utmpd socket (default $UTMPS_UTMPD_SOCKET, else /run/utmps/.utmpd-socket)
   -W, --wtmpd-socket P  wtmpd socket (default $UTMPS_WTMPD_SOCKET, else /run/utmps/.wtmpd-socket)
   -r, --runlevel C      the runlevel reached: 1-5 or S (default 3, systemd's multi-user)
       --no-runlevel     write no RUN_LVL record
       --keep-current    mark dead only entries older than the kernel's boot time
+      --force           record the boot even if utmp says it is already recorded
       --timeout MS      deadline for each server step (default 10000; 0: none)
   -v, --verbose         say what was done, on stderr
 `;
@@ -36,6 +41,7 @@ const OPTIONS = {
   runlevel: { type: 'string', short: 'r' },
   'no-runlevel': { type: 'boolean' },
   'keep-current': { type: 'boolean' },
+  force: { type: 'boolean' },
   timeout: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -52,6 +58,22 @@ export function runlevelOption(text: string | undefined): string {
   if (text === undefined) return '3';
   if (!/^[1-5Ss]$/.test(text)) throw valueError(`invalid runlevel: ${text} (expected 1 to 5 or S)`);
   return text.toUpperCase();
+}
+
+/**
+ * Whether utmp's BOOT_TIME entry is this boot's: its time is the kernel's boot time, give
+ * or take the second by which /proc/stat's btime (computed from the wall clock at each
+ * read) can wander. A clock step between the two runs defeats this; docs/HOST.md.
+ */
+async function bootRecorded(path: string | undefined, timeoutMs: number, btime: bigint): Promise<boolean> {
+  const session = await UtmpSession.connect({ path, timeoutMs });
+  try {
+    const found = await session.findId(RecordType.BOOT_TIME, '');
+    const off = found === null ? null : found.entry.tvSec - btime;
+    return off !== null && off >= -2n && off <= 2n;
+  } finally {
+    session.close();
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -75,6 +97,19 @@ export async function run(argv: string[]): Promise<number> {
   const say = (text: string): void => {
     if (v.verbose) process.stderr.write(`utmps boot: ${text}\n`);
   };
+
+  if (!v.force) {
+    let recorded: boolean;
+    try {
+      recorded = await bootRecorded(utmpPath, timeoutMs, btime);
+    } catch (e) {
+      throw clientFailure('read utmp', e);
+    }
+    if (recorded) {
+      say('this boot is already recorded in utmp: nothing done (--force to record it again)');
+      return 0;
+    }
+  }
 
   let marked: number;
   try {

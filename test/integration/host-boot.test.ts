@@ -178,6 +178,27 @@ describe('utmps boot after a power loss', () => {
   });
 });
 
+describe('utmps boot run twice in one boot', () => {
+  test('the second run changes nothing: the sessions opened since stay, wtmp gets no second reboot', async () => {
+    const d = await server();
+    let r = await utmps(d, 'boot');
+    assert.equal(r.code, 0, r.stderr);
+    const frank = sleeper();
+    cleanups.push(() => kill(frank, 'SIGKILL'));
+    await login(d, { type: 'USER_PROCESS', pid: frank.pid, line: 'pts/84', id: 's/84', user: 'frank', tvSec: BigInt(Math.floor(Date.now() / 1000)) });
+    const wtmpBefore = records(d.wtmpFile).length;
+    r = await utmps(d, 'boot', '-v');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /already recorded/);
+    assert.match((await run('who', [d.utmpFile])).stdout, /^frank +pts\/84/m);
+    assert.equal(records(d.wtmpFile).length, wtmpBefore);
+    // --force records it again, as after a reboot: frank's entry is taken for stale.
+    r = await utmps(d, 'boot', '--force');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await run('who', [d.utmpFile])).stdout, '');
+  });
+});
+
 describe('utmps shutdown', () => {
   test('clean shutdown: last -x shows shutdown and "down" for the sessions still open, and utmp keeps no USER_PROCESS', async () => {
     const d = await server();
@@ -203,7 +224,8 @@ describe('utmps shutdown', () => {
     assert.match(last.find((l) => l.startsWith('erin'))!, /pts\/91 +example\.org .* - down /);
 
     // The next boot keeps them "down": the shutdown record sits between them and it.
-    r = await utmps(d, 'boot');
+    // (--force: this machine has not rebooted, so utmp already holds this boot's record.)
+    r = await utmps(d, 'boot', '--force');
     assert.equal(r.code, 0, r.stderr);
     last = await lastLines(d.wtmpFile);
     assert.match(last.find((l) => l.startsWith('erin'))!, / - down /);
