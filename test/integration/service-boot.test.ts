@@ -263,6 +263,13 @@ describe('s6: utmpsd with its logger, the utmps-boot script and logrotate, under
     assert.equal(st.uid, (await accountIds(SERVICE_USER))!.uid, 'and the service account owns it');
   });
 
+  test('utmps-boot: a service that is not supervised fails start with 111, a wrong verb is a usage error (100)', async () => {
+    const r = await run(join(ROOT, 'examples', 's6', 'utmps-boot'), ['start'], { env: { ...env(), UTMPS_SERVICES: join(root, 'nothing-here') } });
+    assert.equal(r.code, 111, r.stderr);
+    assert.match(r.stderr, /^utmps-boot: fatal: .* not up and ready/m);
+    assert.equal((await run(join(ROOT, 'examples', 's6', 'utmps-boot'), ['restart'], { env: env() })).code, 100);
+  });
+
   test('utmps-boot start waits for the service, then records the boot', async () => {
     await login({ utmp: join(state, '.utmpd-socket'), wtmp: join(state, '.wtmpd-socket') }, {
       type: 'USER_PROCESS', pid: await deadPid(), line: 'pts/63', id: 's/63', user: 'oldboot', tvSec: BTIME - 100n,
