@@ -1,6 +1,7 @@
 // The boot and shutdown records and the rest of a deployment, under the real managers:
-// - OpenRC: examples/openrc/utmpsd and utmps-boot run by the real openrc-run and
-//   supervise-daemon (Debian's openrc package), from a temp init.d with its conf.d;
+// - OpenRC: examples/openrc/utmps-boot after utmpsd, then after the classic pair
+//   (utmps-utmpd, utmps-wtmpd), all run by the real openrc-run and supervise-daemon
+//   (Debian's openrc package), from a temp init.d with its conf.d;
 // - s6: examples/s6/utmpsd with its log/ service under the real s6-svscan, the
 //   examples/s6/utmps-boot script for stages 2 and 3, and examples/logrotate/utmps run by
 //   the real logrotate, whose postrotate must make the supervised utmpsd reopen wtmp.
@@ -106,95 +107,116 @@ async function openrcSkip(): Promise<string | false> {
   return false;
 }
 
-describe('OpenRC: utmps-boot after utmpsd, under the real openrc-run and supervise-daemon', { skip: await openrcSkip() }, () => {
-  let root: string;
-  let madeSoftlevel = false;
-  let sockets: { utmp: string; wtmp: string };
-  let utmp: string;
-  let wtmp: string;
-  const rc = (name: string, ...args: string[]) => run(join(root, 'init.d', name), ['--nodeps', ...args], { env: ENV });
+/** The server scripts of one shape, and their conf.d settings for a temp root. */
+const SHAPES: Record<string, { servers: string[]; conf: (root: string, state: string, wtmp: string) => Record<string, Record<string, string>> }> = {
+  utmpsd: {
+    servers: ['utmpsd'],
+    conf: (_root, state, wtmp) => ({
+      utmpsd: { utmps_state_dir: state, utmps_wtmp: wtmp, utmps_user: SERVICE_USER, utmps_group: String(UTMP_GID), utmps_format: 'glibc', utmps_bindir: BIN },
+    }),
+  },
+  'the classic pair': {
+    servers: ['utmps-utmpd', 'utmps-wtmpd'],
+    conf: (root, state) => {
+      const common = { utmps_state_dir: state, utmps_user: SERVICE_USER, utmps_group: String(UTMP_GID), utmps_format: 'glibc', utmps_bindir: BIN };
+      return {
+        'utmps-utmpd': { ...common, utmps_access_dir: join(root, 'access', 'utmpd') },
+        'utmps-wtmpd': { ...common, utmps_log_dir: root, utmps_access_dir: join(root, 'access', 'wtmpd') },
+      };
+    },
+  },
+};
 
-  before(async () => {
-    root = await mkdtemp('/tmp/orb-');
-    await chmod(root, 0o755);
-    await mkdir(join(root, 'init.d'));
-    await mkdir(join(root, 'conf.d'));
-    await mkdir(join(root, 'run'), { mode: 0o755 }); // checkpath makes the last component only, as /run exists at boot
-    for (const name of ['utmpsd', 'utmps-boot']) await cp(join(ROOT, 'examples', 'openrc', name), join(root, 'init.d', name));
-    const state = join(root, 'run', 'utmps');
-    utmp = join(state, 'utmp');
-    wtmp = join(root, 'wtmp');
-    sockets = { utmp: join(state, '.utmpd-socket'), wtmp: join(state, '.wtmpd-socket') };
-    const conf = (lines: Record<string, string>) => Object.entries(lines).map(([k, v]) => `${k}="${v}"\n`).join('');
-    await writeFile(
-      join(root, 'conf.d', 'utmpsd'),
-      conf({ utmps_state_dir: state, utmps_wtmp: wtmp, utmps_user: SERVICE_USER, utmps_group: String(UTMP_GID), utmps_format: 'glibc', utmps_bindir: BIN }),
-    );
-    const where = `-U ${sockets.utmp} -W ${sockets.wtmp}`;
-    await writeFile(join(root, 'conf.d', 'utmps-boot'), conf({ utmps_bindir: BIN, utmps_boot_args: `${where} -v`, utmps_shutdown_args: `${where} -v` }));
-    // openrc-run refuses to run services before OpenRC has booted; this is what boot leaves.
-    await mkdir('/run/openrc', { recursive: true });
-    if (!(await exists('/run/openrc/softlevel'))) {
-      await writeFile('/run/openrc/softlevel', '');
-      madeSoftlevel = true;
-    }
-  });
+for (const [shape, { servers, conf: serverConf }] of Object.entries(SHAPES)) {
+  describe(`OpenRC: utmps-boot after ${shape}, under the real openrc-run and supervise-daemon`, { skip: await openrcSkip() }, () => {
+    let root: string;
+    let madeSoftlevel = false;
+    let sockets: { utmp: string; wtmp: string };
+    let utmp: string;
+    let wtmp: string;
+    const rc = (name: string, ...args: string[]) => run(join(root, 'init.d', name), ['--nodeps', ...args], { env: ENV });
 
-  after(async () => {
-    await rc('utmps-boot', 'stop');
-    await rc('utmpsd', 'stop');
-    await rc('utmps-boot', 'zap');
-    await rc('utmpsd', 'zap');
-    await killUnder(root);
-    if (madeSoftlevel) await rm('/run/openrc/softlevel', { force: true });
-    await rm(root, { recursive: true, force: true });
-  });
+    before(async () => {
+      root = await mkdtemp('/tmp/orb-');
+      await chmod(root, 0o755);
+      await mkdir(join(root, 'init.d'));
+      await mkdir(join(root, 'conf.d'));
+      await mkdir(join(root, 'run'), { mode: 0o755 }); // checkpath makes the last component only, as /run exists at boot
+      for (const name of [...servers, 'utmps-boot']) await cp(join(ROOT, 'examples', 'openrc', name), join(root, 'init.d', name));
+      const state = join(root, 'run', 'utmps');
+      utmp = join(state, 'utmp');
+      wtmp = join(root, 'wtmp');
+      sockets = { utmp: join(state, '.utmpd-socket'), wtmp: join(state, '.wtmpd-socket') };
+      const conf = (lines: Record<string, string>) => Object.entries(lines).map(([k, v]) => `${k}="${v}"\n`).join('');
+      for (const [name, settings] of Object.entries(serverConf(root, state, wtmp))) await writeFile(join(root, 'conf.d', name), conf(settings));
+      const where = `-U ${sockets.utmp} -W ${sockets.wtmp}`;
+      await writeFile(join(root, 'conf.d', 'utmps-boot'), conf({ utmps_bindir: BIN, utmps_boot_args: `${where} -v`, utmps_shutdown_args: `${where} -v` }));
+      // openrc-run refuses to run services before OpenRC has booted; this is what boot leaves.
+      await mkdir('/run/openrc', { recursive: true });
+      if (!(await exists('/run/openrc/softlevel'))) {
+        await writeFile('/run/openrc/softlevel', '');
+        madeSoftlevel = true;
+      }
+    });
 
-  test('utmpsd starts; a session of the previous boot is left in utmp and wtmp', async () => {
-    const r = await rc('utmpsd', 'start');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    for (const start = Date.now(); !(await exists(sockets.wtmp)); await sleep(50)) {
-      assert.ok(Date.now() - start < HANG_GUARD_MS, 'utmpsd made its sockets');
-    }
-    await login(sockets, { type: 'USER_PROCESS', pid: await deadPid(), line: 'pts/61', id: 'o/61', user: 'oldboot', tvSec: BTIME - 100n });
-    assert.match((await run('who', [utmp], { env: ENV })).stdout, /^oldboot/m);
-  });
+    after(async () => {
+      for (const name of ['utmps-boot', ...[...servers].reverse()]) await rc(name, 'stop');
+      for (const name of ['utmps-boot', ...servers]) await rc(name, 'zap');
+      await killUnder(root);
+      if (madeSoftlevel) await rm('/run/openrc/softlevel', { force: true });
+      await rm(root, { recursive: true, force: true });
+    });
 
-  test('rc start utmps-boot: who -b shows the boot, who shows nobody, last -x shows reboot and crash', async () => {
-    const r = await rc('utmps-boot', 'start');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stderr, /1 stale utmp entry marked dead/);
-    assert.match((await run('who', ['-b', utmp], { env: ENV })).stdout, /system boot/);
-    assert.equal((await run('who', [utmp], { env: ENV })).stdout, '');
-    const last = await lastLines(wtmp);
-    assert.match(last[0], /^runlevel +\(to lvl 3\)/);
-    assert.match(last[1], /^reboot +system boot/);
-    assert.match(last.find((l) => l.startsWith('oldboot'))!, / - crash /);
-  });
+    test(`${servers.join(' and ')} start; a session of the previous boot is left in utmp and wtmp`, async () => {
+      for (const name of servers) {
+        const r = await rc(name, 'start');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      }
+      for (const start = Date.now(); !(await exists(sockets.wtmp)) || !(await exists(sockets.utmp)); await sleep(50)) {
+        assert.ok(Date.now() - start < HANG_GUARD_MS, 'the servers made their sockets');
+      }
+      await login(sockets, { type: 'USER_PROCESS', pid: await deadPid(), line: 'pts/61', id: 'o/61', user: 'oldboot', tvSec: BTIME - 100n });
+      assert.match((await run('who', [utmp], { env: ENV })).stdout, /^oldboot/m);
+    });
 
-  test('rc stop utmps-boot, before utmpsd: last -x shows shutdown, and "down" for a session still open', async () => {
-    const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-    try {
-      await login(sockets, { type: 'USER_PROCESS', pid: sleeper.pid!, line: 'pts/62', id: 'o/62', user: 'current', tvSec: BigInt(Math.floor(Date.now() / 1000)) });
-      const r = await rc('utmps-boot', 'stop');
+    test('rc start utmps-boot: who -b shows the boot, who shows nobody, last -x shows reboot and crash', async () => {
+      const r = await rc('utmps-boot', 'start');
       assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /1 stale utmp entry marked dead/);
+      assert.match((await run('who', ['-b', utmp], { env: ENV })).stdout, /system boot/);
+      assert.equal((await run('who', [utmp], { env: ENV })).stdout, '');
       const last = await lastLines(wtmp);
-      assert.match(last[0], /^shutdown +system down/);
-      assert.match(last.find((l) => l.startsWith('current'))!, / - down /);
-      assert.equal((await run('who', [utmp], { env: ENV })).stdout, '', 'no USER_PROCESS is left in utmp');
-    } finally {
-      sleeper.kill('SIGKILL');
-    }
-  });
+      assert.match(last[0], /^runlevel +\(to lvl 3\)/);
+      assert.match(last[1], /^reboot +system boot/);
+      assert.match(last.find((l) => l.startsWith('oldboot'))!, / - crash /);
+    });
 
-  test('rc stop utmpsd: supervise-daemon ends it and nothing is left running', async () => {
-    const r = await rc('utmpsd', 'stop');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    for (const start = Date.now(); (await processesUnder(root)).length > 0; await sleep(50)) {
-      assert.ok(Date.now() - start < HANG_GUARD_MS, `left running: ${JSON.stringify(await processesUnder(root))}`);
-    }
+    test('rc stop utmps-boot, before the servers: last -x shows shutdown, and "down" for a session still open', async () => {
+      const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+      try {
+        await login(sockets, { type: 'USER_PROCESS', pid: sleeper.pid!, line: 'pts/62', id: 'o/62', user: 'current', tvSec: BigInt(Math.floor(Date.now() / 1000)) });
+        const r = await rc('utmps-boot', 'stop');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const last = await lastLines(wtmp);
+        assert.match(last[0], /^shutdown +system down/);
+        assert.match(last.find((l) => l.startsWith('current'))!, / - down /);
+        assert.equal((await run('who', [utmp], { env: ENV })).stdout, '', 'no USER_PROCESS is left in utmp');
+      } finally {
+        sleeper.kill('SIGKILL');
+      }
+    });
+
+    test(`rc stop ${servers.join(', ')}: supervise-daemon ends them and nothing is left running`, async () => {
+      for (const name of [...servers].reverse()) {
+        const r = await rc(name, 'stop');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      }
+      for (const start = Date.now(); (await processesUnder(root)).length > 0; await sleep(50)) {
+        assert.ok(Date.now() - start < HANG_GUARD_MS, `left running: ${JSON.stringify(await processesUnder(root))}`);
+      }
+    });
   });
-});
+}
 
 async function s6Skip(): Promise<string | false> {
   if (process.getuid?.() !== 0) return 'needs root';
