@@ -100,6 +100,6 @@ export async function markLiveEntriesDead(options: MarkOptions): Promise<number>
 
 /** A client failure as an exit: refusals (EPERM) 1, everything else 111. */
 export function clientFailure(what: string, e: unknown): Error {
-  if (e instanceof UtmpsError) return fatalError(`unable to ${what}: ${e.reason}`, e.code === 'EPERM' ? EXIT_REFUSED : undefined);
+  if (e instanceof UtmpsError) return fatalError(`unable to ${what}: ${e.message}`, e.code === 'EPERM' ? EXIT_REFUSED : undefined);
   return fatalError(`unable to ${what}: ${String((e as Error)?.message ?? e)}`);
 }

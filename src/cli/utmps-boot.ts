@@ -125,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       await appendWtmp(record, { path: wtmpPath, timeoutMs });
     } catch (e) {
-      throw clientFailure(`append to wtmp via ${wtmpPath}`, e);
+      throw clientFailure('append to wtmp', e);
     }
   }
   try {

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await appendWtmp(shutdownRecord(nowTimeval()), { path: wtmpPath, timeoutMs });
   } catch (e) {
-    throw clientFailure(`append to wtmp via ${wtmpPath}`, e);
+    throw clientFailure('append to wtmp', e);
   }
   let marked: number;
   try {
