@@ -9,9 +9,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   last: () => import('./utmps-last.js'),
   dump: () => import('./utmps-dump.js'),
   convert: () => import('./utmps-convert.js'),
+  boot: () => import('./utmps-boot.js'),
+  shutdown: () => import('./utmps-shutdown.js'),
 };
 
-const USAGE = 'utmps who|last|dump|convert [ options ] (utmps COMMAND --help for each)';
+const USAGE = 'utmps who|last|dump|convert|boot|shutdown [ options ] (utmps COMMAND --help for each)';
 
 const HELP = `usage: ${USAGE}
 
@@ -19,6 +21,8 @@ const HELP = `usage: ${USAGE}
   last      login history from wtmp, newest first              like util-linux last
   dump      records as text, and back with --reverse           like util-linux utmpdump
   convert   a utmp/wtmp file between the utmps and glibc layouts
+  boot      record a boot: stale entries dead, BOOT_TIME, RUN_LVL    like systemd-update-utmp
+  shutdown  record a shutdown in wtmp, live entries dead             like halt
 `;
 
 async function main(argv: string[]): Promise<number> {

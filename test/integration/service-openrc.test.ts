@@ -26,7 +26,7 @@ import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 
 const SCRIPTS = join(ROOT, 'examples', 'openrc');
-const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd', 'utmps-btmpd'] as const;
+const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd', 'utmps-btmpd', 'utmps-boot'] as const;
 type Name = (typeof NAMES)[number];
 const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
@@ -152,7 +152,7 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
   test('utmpsd: supervise-daemon runs /usr/local/bin/utmpsd as utmp:utmp, ready on READY=1', async () => {
     const { outcome, log } = await harness('utmpsd', 'describe', BASE_ENV);
     assert.equal(outcome.code, 0, outcome.stderr);
-    assert.deepEqual(log.filter((l) => /^(need|after|use|before) /.test(l)), ['need localmount', 'after bootmisc']);
+    assert.deepEqual(log.filter((l) => /^(need|after|use|before|provide) /.test(l)), ['need localmount', 'after bootmisc', 'before networking', 'provide utmps']);
     assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
     assert.equal(variable(log, 'command'), '/usr/local/bin/utmpsd');
     assert.equal(variable(log, 'command_args').trim(), '--state-dir /run/utmps --wtmp-file /var/log/wtmp --btmp-file /var/log/btmp --format utmps');
@@ -163,6 +163,7 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
   test('utmps-utmpd: s6-ipcserver in /run/utmps on .utmpd-socket, as utmp:utmp', async () => {
     const { outcome, log } = await harness('utmps-utmpd', 'describe', BASE_ENV);
     assert.equal(outcome.code, 0, outcome.stderr);
+    assert.deepEqual(log.filter((l) => /^(need|after|use|before|provide) /.test(l)), ['need localmount', 'after bootmisc', 'before networking', 'provide utmps']);
     assert.equal(variable(log, 'supervisor'), 'supervise-daemon');
     assert.equal(variable(log, 'command'), '/usr/bin/s6-ipcserver');
     assert.equal(
@@ -176,6 +177,8 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
   test('utmps-wtmpd: s6-ipcserver in /var/log on /run/utmps/.wtmpd-socket, file wtmp', async () => {
     const { outcome, log } = await harness('utmps-wtmpd', 'describe', BASE_ENV);
     assert.equal(outcome.code, 0, outcome.stderr);
+    // utmps-wtmpd reads utmp to judge non-root appends: the utmp service comes first.
+    assert.deepEqual(log.filter((l) => /^(need|after|use|before|provide) /.test(l)), ['need localmount', 'after bootmisc utmps-utmpd', 'before networking', 'provide utmps']);
     assert.equal(
       variable(log, 'command_args'),
       '-c 100 -C 100 -- /run/utmps/.wtmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-wtmpd /usr/bin/s6-connlimit /usr/local/bin/utmps-wtmpd -F utmps -U /run/utmps/utmp wtmp',
@@ -187,6 +190,8 @@ describe('examples/openrc: what openrc-run would read, with the defaults', () =>
   test('utmps-btmpd: s6-ipcserver in /var/log on /run/utmps/.btmpd-socket, file btmp, no connlimit (root only)', async () => {
     const { outcome, log } = await harness('utmps-btmpd', 'describe', BASE_ENV);
     assert.equal(outcome.code, 0, outcome.stderr);
+    // Failed logins are recorded from the first login prompt on; btmp provides no 'utmps'.
+    assert.deepEqual(log.filter((l) => /^(need|after|use|before|provide) /.test(l)), ['need localmount', 'after bootmisc', 'before networking']);
     assert.equal(
       variable(log, 'command_args'),
       '-c 100 -C 100 -- /run/utmps/.btmpd-socket /usr/bin/s6-ipcserver-access -v 0 -i /run/utmps-access/utmps-btmpd /usr/local/bin/utmps-btmpd -F utmps btmp',

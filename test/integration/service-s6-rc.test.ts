@@ -3,8 +3,9 @@
 // classic/ (utmps-utmpd, utmps-wtmpd and utmps-btmpd under s6-ipcserver) and utmpsd/.
 //
 // Checked here: the source format as s6-rc-compile reads it (type, run, notification-fd,
-// timeout-up, contents.d, dependencies.d), that every longrun's run script and
-// notification-fd are exactly those of examples/s6 (which service-s6.test.ts runs under
+// timeout-up, timeout-down, contents.d, dependencies.d, producer-for/consumer-for, a
+// oneshot's up and down), that every longrun's run script and
+// notification-fd are exactly those of examples/s6 (the loggers: NAME/log) (which service-s6.test.ts runs under
 // a real s6-svscan), and, where the s6-rc package is installed, s6-rc-compile itself
 // and s6-rc-db on the compiled database. Debian 12 has no s6-rc package, so there the
 // compile step is skipped and the format checks stand alone.
@@ -21,9 +22,23 @@ const S6 = join(ROOT, 'examples', 's6');
 
 /** What each source must define: service name -> type. */
 const EXPECTED: Record<string, Record<string, string>> = {
-  classic: { 'utmps-utmpd': 'longrun', 'utmps-wtmpd': 'longrun', 'utmps-btmpd': 'longrun', utmps: 'bundle' },
-  utmpsd: { utmpsd: 'longrun', utmps: 'bundle' },
+  classic: {
+    'utmps-utmpd': 'longrun',
+    'utmps-utmpd-log': 'longrun',
+    'utmps-wtmpd': 'longrun',
+    'utmps-wtmpd-log': 'longrun',
+    'utmps-btmpd': 'longrun',
+    'utmps-btmpd-log': 'longrun',
+    'utmps-boot': 'oneshot',
+    utmps: 'bundle',
+  },
+  utmpsd: { utmpsd: 'longrun', 'utmpsd-log': 'longrun', 'utmps-boot': 'oneshot', utmps: 'bundle' },
 };
+
+/** The s6 file a longrun must equal: NAME-log is examples/s6/NAME/log. */
+function s6Path(name: string, file: string): string {
+  return name.endsWith('-log') ? join(S6, name.slice(0, -'-log'.length), 'log', file) : join(S6, name, file);
+}
 
 async function isFile(path: string): Promise<boolean> {
   try {
@@ -82,13 +97,14 @@ for (const [source, expected] of Object.entries(EXPECTED)) {
       }
     });
 
-    test('longruns: an executable run, notification-fd 3, a timeout-up in ms', async () => {
+    test('longruns: an executable run, notification-fd 3, a timeout-up and a timeout-down in ms', async () => {
       for (const [name, type] of Object.entries(expected)) {
         if (type !== 'longrun') continue;
         const run = join(dir, name, 'run');
         assert.ok((await stat(run)).mode & 0o111, `${name}/run is executable`);
         assert.equal(await oneLine(join(dir, name, 'notification-fd')), '3');
         assert.match(await oneLine(join(dir, name, 'timeout-up')), /^[1-9][0-9]*$/);
+        assert.match(await oneLine(join(dir, name, 'timeout-down')), /^[1-9][0-9]*$/);
         // s6-rc-compile would ignore these; their presence would mean a mistake.
         for (const ignored of ['log', 'down']) {
           assert.equal(await exists(join(dir, name, ignored)), false, `${name}/${ignored} must not exist`);
@@ -110,19 +126,39 @@ for (const [source, expected] of Object.entries(EXPECTED)) {
       }
     });
 
-    test('the bundle utmps holds every longrun of the source', async () => {
-      const longruns = Object.keys(expected).filter((n) => expected[n] === 'longrun');
-      assert.deepEqual(await listed(join(dir, 'utmps', 'contents.d')), longruns.sort());
+    test('the bundle utmps holds every longrun and oneshot of the source', async () => {
+      const atomics = Object.keys(expected).filter((n) => expected[n] !== 'bundle');
+      assert.deepEqual(await listed(join(dir, 'utmps', 'contents.d')), atomics.sort());
     });
 
-    test('each longrun runs exactly the s6 service directory of the same name', async () => {
+    test('each longrun runs exactly the s6 service directory of the same name (NAME-log: NAME/log)', async () => {
       for (const [name, type] of Object.entries(expected)) {
         if (type !== 'longrun') continue;
         for (const file of ['run', 'notification-fd', 'data/access/uid/0/allow', 'data/access/uid/default/allow', 'data/access/uid/default/env/IPCCONNMAX']) {
-          if (!file.startsWith('data/') || (await exists(join(S6, name, file))))
-            assert.equal(await readFile(join(dir, name, file), 'utf8'), await readFile(join(S6, name, file), 'utf8'), `${name}/${file}`);
+          if (!file.startsWith('data/') || (await exists(s6Path(name, file))))
+            assert.equal(await readFile(join(dir, name, file), 'utf8'), await readFile(s6Path(name, file), 'utf8'), `${name}/${file}`);
         }
       }
+    });
+
+    test('every daemon has its logger: producer-for and consumer-for name each other', async () => {
+      for (const [name, type] of Object.entries(expected)) {
+        if (type !== 'longrun' || name.endsWith('-log')) continue;
+        assert.equal(await oneLine(join(dir, name, 'producer-for')), `${name}-log`);
+        assert.equal(await oneLine(join(dir, `${name}-log`, 'consumer-for')), name);
+      }
+    });
+
+    test('utmps-boot: a oneshot running utmps boot up and utmps shutdown down, after every daemon', async () => {
+      const boot = join(dir, 'utmps-boot');
+      const code = async (file: string): Promise<string[]> =>
+        (await readFile(join(boot, file), 'utf8')).split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+      assert.deepEqual(await code('up'), ['utmps boot']);
+      assert.deepEqual(await code('down'), ['utmps shutdown']);
+      const daemons = Object.keys(expected).filter((n) => expected[n] === 'longrun' && !n.endsWith('-log'));
+      assert.deepEqual(await listed(join(boot, 'dependencies.d')), daemons.sort());
+      assert.match(await oneLine(join(boot, 'timeout-up')), /^[1-9][0-9]*$/);
+      assert.match(await oneLine(join(boot, 'timeout-down')), /^[1-9][0-9]*$/);
     });
 
     test('s6-rc-compile accepts it and s6-rc-db sees the bundle', { skip: S6RC ? false : 's6-rc is not installed (no Debian 12 package)' }, async () => {
@@ -135,8 +171,8 @@ for (const [source, expected] of Object.entries(EXPECTED)) {
         assert.equal(check.code, 0, `s6-rc-db check: ${check.stderr}`);
         const contents = await run('s6-rc-db', ['-c', compiled, 'contents', 'utmps']);
         assert.equal(contents.code, 0, contents.stderr);
-        const longruns = Object.keys(expected).filter((n) => expected[n] === 'longrun');
-        assert.deepEqual(contents.stdout.trim().split('\n').sort(), longruns.sort());
+        const atomics = Object.keys(expected).filter((n) => expected[n] !== 'bundle');
+        assert.deepEqual(contents.stdout.trim().split('\n').sort(), atomics.sort());
       } finally {
         await rm(out, { recursive: true, force: true });
       }

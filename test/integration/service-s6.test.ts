@@ -142,6 +142,12 @@ async function stage(ws: Workspace, name: string, env: Record<string, string>): 
   await cp(join(EXAMPLES, name), dir, { recursive: true });
   await mkdir(join(dir, 'env'), { recursive: true });
   for (const [key, value] of Object.entries(env)) await writeFile(join(dir, 'env', key), `${value}\n`);
+  // The logger (log/, docs/SERVICES.md) writes into the workspace, as the service user.
+  if (await exists(join(dir, 'log'))) {
+    await mkdir(join(dir, 'log', 'env'), { recursive: true });
+    await writeFile(join(dir, 'log', 'env', 'UTMPS_LOGGER_DIR'), `${join(ws.root, 'logs', name)}\n`);
+    await writeFile(join(dir, 'log', 'env', 'UTMPS_USER'), `${env.UTMPS_USER ?? SERVICE_USER}\n`);
+  }
   return dir;
 }
 

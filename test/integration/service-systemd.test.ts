@@ -110,7 +110,27 @@ describe('examples/systemd unit files', () => {
       assert.equal(one(unit, 'Socket', 'SocketMode'), '0666', file);
       assert.equal(one(unit, 'Socket', 'Service'), 'utmpsd.service', file);
       assert.deepEqual(values(unit, 'Install', 'WantedBy'), ['sockets.target'], file);
+      // A socket unit's default dependencies already order it before sockets.target.
+      assert.deepEqual(values(unit, 'Unit', 'Before'), [], `${file}: no redundant Before=`);
     }
+  });
+
+  test('utmps-boot.service: a oneshot that stays active, boot at start and shutdown at stop, after utmpsd', async () => {
+    const unit = await readUnit('utmps-boot.service');
+    assert.equal(one(unit, 'Service', 'Type'), 'oneshot');
+    assert.equal(one(unit, 'Service', 'RemainAfterExit'), 'yes');
+    assert.match(one(unit, 'Service', 'ExecStart') ?? '', /^\/\S+\/utmps boot$/);
+    assert.match(one(unit, 'Service', 'ExecStop') ?? '', /^\/\S+\/utmps shutdown$/);
+    // After= the server: started once it serves, stopped (ExecStop) before it is.
+    assert.ok(one(unit, 'Unit', 'Requires')?.split(/\s+/).includes('utmpsd.service'));
+    assert.ok(one(unit, 'Unit', 'After')?.split(/\s+/).includes('utmpsd.service'));
+    assert.equal(one(unit, 'Unit', 'RequiresMountsFor'), '/var/log/wtmp');
+    assert.equal(one(unit, 'Unit', 'ConditionVirtualization'), '!container');
+    // Root's uid is what utmpsd checks; no capability is needed, and /proc/stat must stay visible.
+    assert.deepEqual(values(unit, 'Service', 'User'), []);
+    assert.equal(one(unit, 'Service', 'CapabilityBoundingSet'), '');
+    assert.deepEqual(values(unit, 'Service', 'ProcSubset'), []);
+    assert.deepEqual(values(unit, 'Install', 'WantedBy'), ['multi-user.target']);
   });
 
   test('the service: Type=notify, the three sockets, an unprivileged user', async () => {
@@ -125,6 +145,7 @@ describe('examples/systemd unit files', () => {
     assert.match(exec, / --state-dir \/run\/utmps /);
     assert.match(exec, / --wtmp-file \/var\/log\/wtmp --btmp-file \/var\/log\/btmp$/);
     assert.doesNotMatch(exec, /--user/, 'systemd drops privileges, not utmpsd');
+    assert.equal(one(unit, 'Unit', 'RequiresMountsFor'), '/var/log/wtmp');
   });
 
   test('the sandbox: the settings docs/SERVICES.md lists, and none that would break node', async () => {
@@ -151,11 +172,11 @@ describe('examples/systemd unit files', () => {
     // ExecStart must name an existing executable for verify; here that is bin/utmpsd.
     const dir = await mkdtemp('/tmp/sdv-');
     try {
-      for (const file of ['utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket']) {
+      for (const file of ['utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket', 'utmps-boot.service']) {
         const text = await readFile(join(UNITS, file), 'utf8');
-        await writeFile(join(dir, file), text.replaceAll('/usr/local/bin/utmpsd', join(BIN, 'utmpsd')));
+        await writeFile(join(dir, file), text.replaceAll('/usr/local/bin/utmpsd', join(BIN, 'utmpsd')).replaceAll('/usr/local/bin/utmps ', `${join(BIN, 'utmps')} `));
       }
-      const r = await run('systemd-analyze', ['verify', '--man=no', 'utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket'], { cwd: dir });
+      const r = await run('systemd-analyze', ['verify', '--man=no', 'utmpsd.service', 'utmps-utmpd.socket', 'utmps-wtmpd.socket', 'utmps-btmpd.socket', 'utmps-boot.service'], { cwd: dir });
       assert.equal(r.code, 0, `systemd-analyze verify:\n${r.stderr}`);
       assert.doesNotMatch(r.stderr, /utmp/, `no complaint about our units:\n${r.stderr}`);
 
@@ -164,6 +185,10 @@ describe('examples/systemd unit files', () => {
       const level = /Overall exposure level for utmpsd\.service: ([0-9.]+)/.exec(s.stdout);
       assert.ok(level, s.stdout);
       assert.ok(Number(level[1]) < 2, `exposure ${level[1]} stays low`);
+      const b = await run('systemd-analyze', ['security', '--offline=true', 'utmps-boot.service'], { cwd: dir });
+      const bootLevel = /Overall exposure level for utmps-boot\.service: ([0-9.]+)/.exec(b.stdout);
+      assert.ok(bootLevel, b.stdout);
+      assert.ok(Number(bootLevel[1]) < 2, `utmps-boot runs as root yet its exposure ${bootLevel[1]} stays low`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
