@@ -12,3 +12,9 @@ export function utmpdSocketPath(explicit?: string): string {
 export function wtmpdSocketPath(explicit?: string): string {
   return explicit || process.env.UTMPS_WTMPD_SOCKET || DEFAULT_WTMPD_SOCKET;
 }
+
+export const DEFAULT_BTMPD_SOCKET = '/run/utmps/.btmpd-socket';
+
+export function btmpdSocketPath(explicit?: string): string {
+  return explicit || process.env.UTMPS_BTMPD_SOCKET || DEFAULT_BTMPD_SOCKET;
+}
