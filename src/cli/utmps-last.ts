@@ -254,7 +254,9 @@ export async function runReader(argv: string[], mode: ReaderMode): Promise<numbe
   let firstSession = true;
   const sink = v.json
     ? (s: Session): boolean => {
-        out.write(`${firstSession ? '' : ','}\n${JSON.stringify(sessionJson(s))}`);
+        const json = JSON.stringify(sessionJson(s));
+        // Output writes latin1 (one char per byte): JSON's non-ASCII text goes as UTF-8 bytes.
+        out.write(`${firstSession ? '' : ','}\n${/[^\x00-\x7f]/.test(json) ? Buffer.from(json, 'utf8').toString('latin1') : json}`);
         firstSession = false;
         return !(limit > 0 && ++printed >= limit);
       }

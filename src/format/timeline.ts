@@ -66,7 +66,10 @@ const STATUS_TEXT: Record<EndStatus, string> = {
   none: '',
 };
 
-/** Record text for XML: controls visible (\xHH), then decoded, then markup-escaped. */
+/**
+ * A record field (a latin1 byte string) for XML: controls visible (\xHH), then decoded
+ * from UTF-8, then markup-escaped. Only for record bytes: our own text is plain.
+ */
 export function xmlText(bytes: string): string {
   return utf8(safeText(bytes))
     .replace(/[\uFFFE\uFFFF]/g, '\uFFFD') // not characters in XML 1.0
@@ -198,9 +201,9 @@ export class Timeline {
     out.push('<?xml version="1.0" encoding="UTF-8"?>');
     out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${height}" viewBox="0 0 ${g.width} ${height}" font-family="sans-serif" font-size="11" fill="${COLORS.text}">`);
     const heading = `Sessions by ${this.by}, ${isoTime(from)} to ${isoTime(to)}`;
-    out.push(`<title>${xmlText(heading)}</title>`);
+    out.push(`<title>${heading}</title>`);
     out.push(`<rect x="0" y="0" width="${g.width}" height="${height}" fill="${COLORS.background}"/>`);
-    out.push(`<text x="${g.left}" y="18" font-size="13">${xmlText(heading)}</text>`);
+    out.push(`<text x="${g.left}" y="18" font-size="13">${heading}</text>`);
     out.push(legend(g.left, 36));
 
     // Axis ticks and grid.
@@ -211,9 +214,9 @@ export class Timeline {
       const tx = f1(x(tick.time));
       out.push(`<line class="grid" x1="${tx}" y1="${g.top}" x2="${tx}" y2="${plotBottom}" stroke="${COLORS.grid}" stroke-width="1"/>`);
       out.push(`<line x1="${tx}" y1="${plotBottom}" x2="${tx}" y2="${plotBottom + 5}" stroke="${COLORS.text}" stroke-width="1"/>`);
-      out.push(`<text class="tick" x="${tx}" y="${plotBottom + 17}" text-anchor="middle">${xmlText(tick.label)}</text>`);
+      out.push(`<text class="tick" x="${tx}" y="${plotBottom + 17}" text-anchor="middle">${tick.label}</text>`);
       if (tick.day !== undefined && tick.day !== lastDay) {
-        out.push(`<text class="day" x="${tx}" y="${plotBottom + 31}" text-anchor="middle">${xmlText(tick.day)}</text>`);
+        out.push(`<text class="day" x="${tx}" y="${plotBottom + 31}" text-anchor="middle">${tick.day}</text>`);
         lastDay = tick.day;
       }
     }
@@ -242,8 +245,9 @@ export class Timeline {
       const w = Math.max(1, x2 - x1);
       const y = g.top + i * g.rowHeight + (g.rowHeight - g.barHeight) / 2;
       const fill = s.end === null ? COLORS.open : COLORS.session;
-      const tip = `${s.user} on ${s.line}${s.host === '' ? '' : ` from ${s.host}`}: ${isoTime(s.login)} – ${s.end === null ? '' : `${isoTime(s.end)} `}(${STATUS_TEXT[s.status]})`;
-      out.push(`<rect class="session" x="${f1(x1)}" y="${y}" width="${f1(w)}" height="${g.barHeight}" fill="${fill}"><title>${xmlText(tip)}</title></rect>`);
+      // Only the record's fields are byte strings to escape; the rest is our own text.
+      const tip = `${xmlText(s.user)} on ${xmlText(s.line)}${s.host === '' ? '' : ` from ${xmlText(s.host)}`}: ${isoTime(s.login)} – ${s.end === null ? '' : `${isoTime(s.end)} `}(${STATUS_TEXT[s.status]})`;
+      out.push(`<rect class="session" x="${f1(x1)}" y="${y}" width="${f1(w)}" height="${g.barHeight}" fill="${fill}"><title>${tip}</title></rect>`);
     }
     out.push('</g>');
 
@@ -255,7 +259,7 @@ export class Timeline {
       const dash = m.kind === 'shutdown' ? ' stroke-dasharray="4 3"' : '';
       const width = m.kind === 'crash' ? 3 : 2;
       const what = m.kind === 'crash' ? `crash (before the boot at ${isoTime(m.time)})` : `${m.kind === 'boot' ? 'system boot' : 'system down'} at ${isoTime(m.time)}`;
-      out.push(`<line class="mark ${m.kind}" x1="${mx}" y1="${g.top - 4}" x2="${mx}" y2="${plotBottom}" stroke="${COLORS[m.kind]}" stroke-width="${width}"${dash}><title>${xmlText(what)}</title></line>`);
+      out.push(`<line class="mark ${m.kind}" x1="${mx}" y1="${g.top - 4}" x2="${mx}" y2="${plotBottom}" stroke="${COLORS[m.kind]}" stroke-width="${width}"${dash}><title>${what}</title></line>`);
     }
     out.push('</g>');
 
@@ -265,8 +269,8 @@ export class Timeline {
       const y = g.top + rows.length * g.rowHeight;
       for (const f of [...this.failed].sort((a, b) => a.time - b.time)) {
         const fx = f1(x(f.time));
-        const tip = `failed login: ${f.user === '' ? '(none)' : f.user}${f.host === '' ? '' : ` from ${f.host}`} at ${isoTime(f.time)}`;
-        out.push(`<line class="failed" x1="${fx}" y1="${y + 3}" x2="${fx}" y2="${y + g.rowHeight - 3}" stroke="${COLORS.failed}" stroke-width="2"><title>${xmlText(tip)}</title></line>`);
+        const tip = `failed login: ${f.user === '' ? '(none)' : xmlText(f.user)}${f.host === '' ? '' : ` from ${xmlText(f.host)}`} at ${isoTime(f.time)}`;
+        out.push(`<line class="failed" x1="${fx}" y1="${y + 3}" x2="${fx}" y2="${y + g.rowHeight - 3}" stroke="${COLORS.failed}" stroke-width="2"><title>${tip}</title></line>`);
       }
       out.push('</g>');
     }
