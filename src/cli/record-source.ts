@@ -4,7 +4,7 @@
 // same utmps-layout blocks so the formatters cannot tell the two apart.
 
 import { basename } from 'node:path';
-import { readWtmp } from '../client/wtmp-read.js';
+import { readWtmpBatches } from '../client/wtmp-read.js';
 import { recordBuffer } from '../record/convert.js';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import { secondsAt } from '../format/view.js';
@@ -87,13 +87,15 @@ export class SocketSource implements RecordSource {
     const U = UTMPS_LAYOUT.size;
     // Records come newest first: fill the block from its end, so it is in file order.
     let free = SOCKET_BLOCK;
-    for await (const { record } of readWtmp({ path: this.path, newestFirst: true, timeoutMs: HISTORY_TIMEOUT_MS })) {
-      free--;
-      record.bytes.copy(buf, free * U, 0, U);
-      this.oldest = secondsAt(buf, free * U);
-      if (free === 0) {
-        yield { buf, count: SOCKET_BLOCK };
-        free = SOCKET_BLOCK;
+    for await (const { records } of readWtmpBatches({ path: this.path, newestFirst: true, timeoutMs: HISTORY_TIMEOUT_MS })) {
+      for (const record of records) {
+        free--;
+        record.copy(buf, free * U, 0, U);
+        this.oldest = secondsAt(buf, free * U);
+        if (free === 0) {
+          yield { buf, count: SOCKET_BLOCK };
+          free = SOCKET_BLOCK;
+        }
       }
     }
     if (free < SOCKET_BLOCK) yield { buf: buf.subarray(free * U), count: SOCKET_BLOCK - free };
