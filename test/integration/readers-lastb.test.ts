@@ -15,6 +15,7 @@ import { appendWtmp } from '../../src/client/index.js';
 import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
 import { BIN } from '../helpers/paths.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
+import { FakeServer } from '../helpers/fake-server.js';
 
 interface Run {
   code: number;
@@ -247,6 +248,27 @@ describe('utmps lastb through a socket, and --summary', () => {
     for (const m of theirs.matchAll(/^ +(?:(-\w), )?(--[\w-]+)/gm)) {
       if (m[2] === '--time-format' || m[2] === '--help' || m[2] === '--version') continue;
       assert.ok(help.stdout.includes(m[2]), `${m[2]} missing from utmps lastb --help`);
+    }
+  });
+
+  test('a refused read (EPERM, the btmp service\'s answer to anyone but root): nothing printed, 111; timeline goes on without btmp', async () => {
+    // The service answers the read request with the status byte alone and closes.
+    const fake = await FakeServer.start((r) => (r.command === 'R' ? { bytes: Buffer.of(1), close: true } : 'close'));
+    try {
+      for (const extra of [[], ['--summary'], ['--json']]) {
+        const r = await utmps('lastb', '-W', fake.path, ...extra);
+        assert.equal(r.code, 111, r.stderr);
+        // --json has begun its document when the read fails: no record in it.
+        if (extra[0] === '--json') assert.doesNotMatch(r.stdout, /"user"/);
+        else assert.equal(r.stdout, '');
+        assert.equal(r.stderr, `utmps: fatal: unable to read ${fake.path}: Operation not permitted\n`);
+      }
+      const svg = await utmps('timeline', '--svg', '-', '-f', file, '--btmp-socket', fake.path);
+      assert.equal(svg.code, 0, svg.stderr);
+      assert.equal(svg.stderr, `utmps: warning: no failed logins in the picture: unable to read ${fake.path}: Operation not permitted\n`);
+      assert.doesNotMatch(svg.stdout, /class="failed"|failed logins</);
+    } finally {
+      await fake.close();
     }
   });
 });
