@@ -245,4 +245,17 @@ describe('utmps lastlog through the wtmpd socket', () => {
     const env = await run(process.execPath, [join(BIN, 'utmps'), 'lastlog', '--passwd', passwd], { ...ENV, UTMPS_WTMPD_SOCKET: d.wtmpSocket });
     assert.equal(env.stdout, (await utmps('lastlog', '--passwd', passwd, '-f', wtmp)).stdout);
   });
+
+  test('utmps timeline draws the same picture from the socket as from the file', async () => {
+    const window = ['--since', isoArg(NOW - 20 * DAY), '--until', isoArg(NOW - DAY), '--no-btmp'];
+    const fromSocket = await utmps('timeline', '--svg', '-', '-W', d.wtmpSocket, ...window);
+    assert.equal(fromSocket.code, 0, fromSocket.stderr);
+    const fromFile = await utmps('timeline', '--svg', '-', '-f', wtmp, ...window);
+    assert.equal(fromSocket.stdout, fromFile.stdout);
+    assert.ok((fromFile.stdout.match(/<rect class="session"/g) ?? []).length >= 20);
+  });
 });
+
+function isoArg(t: number): string {
+  return new Date(t * 1000).toISOString().slice(0, 19);
+}
