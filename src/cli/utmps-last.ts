@@ -1,9 +1,8 @@
 // utmps last: login history from wtmp files, newest first, like util-linux last
 // (differences: docs/READERS.md). Reads each file backwards in blocks.
 
-import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UTMPS_LAYOUT } from '../record/layout.js';
+import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import {
   beginsLine,
   copySession,
@@ -19,10 +18,10 @@ import {
 } from '../format/last.js';
 import { addressTextUnmapped } from '../format/inet.js';
 import { isoTime } from '../format/time.js';
-import { ADDR_OFFSET, secondsAt } from '../format/view.js';
-import { WtmpReader } from '../store/wtmp-reader.js';
+import { ADDR_OFFSET } from '../format/view.js';
+import { FileSource, type RecordSource } from './record-source.js';
 import { loadLoginProbe, loginBeforeBoot, type LoginProbe, systemBootTime } from './login-probe.js';
-import { Exit, fatalError, formatOption, Output, parseOptions, reason, valueError, writeAll } from './utmps-io.js';
+import { Exit, fatalError, formatOption, Output, parseOptions, reason, usageError, valueError, writeAll } from './utmps-io.js';
 
 const VERSION = '0.1.0';
 
@@ -31,10 +30,8 @@ const USAGE =
   '[ --time-format notime|short|full|iso ] [ --format utmps|glibc ] [ --json ] [ user | tty ]...\n' +
   '       utmps last --follow [ -W wtmpd-socket ] [ --json ] [ user | tty ]...';
 
-const HELP = `usage: ${USAGE}
-
-Shows logins and logouts from wtmp, newest first (util-linux last's output).
-  -f, --file FILE        read FILE (repeatable); default $UTMPS_WTMP_FILE, else /var/log/wtmp
+/** The options last and lastb share, for both --help texts. */
+export const COMMON_HELP = `  -f, --file FILE        read FILE (repeatable)
   -n, --limit N, -N      stop after N lines
   -s, --since TIME       only records from TIME on
   -t, --until TIME       only records up to TIME
@@ -51,12 +48,20 @@ Shows logins and logouts from wtmp, newest first (util-linux last's output).
       --json             one JSON document instead of text
   -V, --version          print the version
   -h, --help             print this help
-      --follow           print new records as they are appended, read through the
+`;
+
+export const TIME_HELP =
+  'TIME: YYYY-MM-DD[ hh:mm[:ss]], YYYYMMDDhhmmss, hh:mm[:ss], now, today, yesterday, tomorrow, +5min, -2days, "1h ago".\n';
+
+const HELP = `usage: ${USAGE}
+
+Shows logins and logouts from wtmp, newest first (util-linux last's output).
+  Without -f: $UTMPS_WTMP_FILE, else /var/log/wtmp.
+${COMMON_HELP}      --follow           print new records as they are appended, read through the
                          wtmpd socket (one JSON object per line with --json)
   -W, --socket PATH      wtmpd socket for --follow (default $UTMPS_WTMPD_SOCKET,
                          else /run/utmps/.wtmpd-socket)
-TIME: YYYY-MM-DD[ hh:mm[:ss]], YYYYMMDDhhmmss, hh:mm[:ss], now, today, yesterday, tomorrow, +5min, -2days, "1h ago".
-`;
+${TIME_HELP}`;
 
 const OPTIONS = {
   file: { type: 'string', short: 'f', multiple: true },
@@ -142,7 +147,7 @@ class Names {
 }
 
 /** last's "-5" means "-n 5". */
-function expandCounts(argv: string[]): string[] {
+export function expandCounts(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--') return out.concat(argv.slice(i));
@@ -159,7 +164,8 @@ function charset(): 'c' | 'utf8' {
   return /utf-?8/i.test(env.LC_ALL || env.LC_CTYPE || env.LANG || '') ? 'utf8' : 'c';
 }
 
-async function timeArg(text: string | undefined, now: number): Promise<number | undefined> {
+/** A TIME argument of -s/-t/-p (formats: HELP), in seconds; exits 100 when invalid. */
+export async function timeArg(text: string | undefined, now: number): Promise<number | undefined> {
   if (text === undefined) return undefined;
   const { parseTimeSpec } = await import('../format/timespec.js'); // only when asked for
   const t = parseTimeSpec(text, now);
@@ -167,16 +173,45 @@ async function timeArg(text: string | undefined, now: number): Promise<number | 
   return t;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseOptions(() => parseArgs({ args: expandCounts(argv), options: OPTIONS, allowPositionals: true, strict: true }), USAGE);
+/** What differs between `utmps last` and `utmps lastb` (src/cli/utmps-lastb.ts). */
+export interface ReaderMode {
+  prog: 'last' | 'lastb';
+  usage: string;
+  help: string;
+  /** Extra options of this mode (lastb: --summary). */
+  options?: Record<string, { type: 'boolean' | 'string'; short?: string }>;
+  /** The sources without -f, and their names for messages. */
+  defaultSources(socket: string | undefined, layout: RecordLayout | undefined): { paths: string[]; sources: Array<() => RecordSource> };
+  /** Takes over after option parsing when it returns a number (lastb --summary). */
+  special?(values: Record<string, unknown>, context: { sources: Array<() => RecordSource>; paths: string[]; since?: number; until?: number; filters: string[] }): Promise<number | undefined>;
+}
+
+const LAST: ReaderMode = {
+  prog: 'last',
+  usage: USAGE,
+  help: HELP,
+  defaultSources(_socket, layout) {
+    const path = process.env.UTMPS_WTMP_FILE || '/var/log/wtmp';
+    return { paths: [path], sources: [() => new FileSource(path, layout)] };
+  },
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runReader(argv, LAST);
+}
+
+export async function runReader(argv: string[], mode: ReaderMode): Promise<number> {
+  const options = { ...OPTIONS, ...mode.options };
+  const { values: v, positionals } = parseOptions(() => parseArgs({ args: expandCounts(argv), options, allowPositionals: true, strict: true }), mode.usage);
   if (v.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(mode.help);
     return 0;
   }
   if (v.version) {
-    process.stdout.write(`utmps last from utmps-ts ${VERSION}\n`);
+    process.stdout.write(`utmps ${mode.prog} from utmps-ts ${VERSION}\n`);
     return 0;
   }
+  if (v.follow && mode.prog === 'lastb') throw usageError(mode.usage, 'lastb has no --follow');
   if (v.follow) {
     const { follow } = await import('./utmps-follow.js'); // only when asked for
     return follow({ socket: v.socket, json: v.json ?? false, filters: positionals });
@@ -198,7 +233,13 @@ export async function run(argv: string[]): Promise<number> {
   const since = await timeArg(v.since, now);
   const until = await timeArg(v.until, now);
   const present = await timeArg(v.present, now);
-  const files = v.file ?? [process.env.UTMPS_WTMP_FILE || '/var/log/wtmp'];
+  const { paths, sources } = v.file
+    ? { paths: v.file, sources: v.file.map((path) => () => new FileSource(path, layout)) }
+    : mode.defaultSources(v.socket, layout);
+  if (mode.special) {
+    const done = await mode.special(v, { sources, paths, since, until, filters: positionals });
+    if (done !== undefined) return done;
+  }
   const lineOptions: LineOptions = { timeFormat, ip: v.ip, fullNames: v.fullnames, hostLast: v.hostlast, noHost: v.nohostname, escape: charset() };
   // -i and -R leave nothing to look up; JSON has the address already.
   const names = v.dns && !v.ip && !v.nohostname && !v.json ? new Names((s) => out.line(lastLine(s, lineOptions))) : null;
@@ -213,7 +254,9 @@ export async function run(argv: string[]): Promise<number> {
   let firstSession = true;
   const sink = v.json
     ? (s: Session): boolean => {
-        out.write(`${firstSession ? '' : ','}\n${JSON.stringify(sessionJson(s))}`);
+        const json = JSON.stringify(sessionJson(s));
+        // Output writes latin1 (one char per byte): JSON's non-ASCII text goes as UTF-8 bytes.
+        out.write(`${firstSession ? '' : ','}\n${/[^\x00-\x7f]/.test(json) ? Buffer.from(json, 'utf8').toString('latin1') : json}`);
         firstSession = false;
         return !(limit > 0 && ++printed >= limit);
       }
@@ -236,6 +279,7 @@ export async function run(argv: string[]): Promise<number> {
       present,
       filters: positionals.map((p) => Buffer.from(p).toString('latin1')),
       isGone: (...args) => probe(...args),
+      failed: mode.prog === 'lastb',
       warn: (m) => {
         out.flush();
         writeAll(2, Buffer.from(`utmps: warning: ${m}\n`));
@@ -245,46 +289,45 @@ export async function run(argv: string[]): Promise<number> {
   );
 
   if (v.json) out.write('{"files":[');
-  for (const [index, path] of files.entries()) {
-    let reader: WtmpReader;
+  for (const [index, source] of sources.entries()) {
+    let src: RecordSource;
     try {
-      reader = WtmpReader.open(path, { layout });
+      src = source();
     } catch (e) {
       out.flush();
-      throw fatalError(`unable to open ${path}: ${reason(e)}`);
+      throw fatalError(`unable to open ${paths[index]}: ${reason(e)}`);
     }
     try {
-      const newest = reader.count > 0 ? reader.read(reader.count - 1, 1).buf : null;
-      if (!fullProbe && newest !== null && secondsAt(newest, 0) >= systemBootTime()) {
+      const newest = src.newest();
+      if (!fullProbe && newest !== null && newest >= systemBootTime()) {
         probe = await loadLoginProbe();
         fullProbe = true;
       }
       pairing.reset();
       if (v.json) {
-        out.write(`${index === 0 ? '' : ','}{"file":${JSON.stringify(path)},"format":"${reader.layout.name}","sessions":[`);
+        out.write(`${index === 0 ? '' : ','}{"file":${JSON.stringify(src.path)},"format":"${src.layoutName}","sessions":[`);
         firstSession = true;
       }
-      blocks: for (const { buf, count } of reader.blocksBackward()) {
+      blocks: for await (const { buf, count } of src.blocks()) {
         for (let i = count - 1; i >= 0; i--) {
           if (!pairing.push(buf, i * UTMPS_LAYOUT.size)) break blocks;
         }
         await names?.flush();
       }
       await names?.flush();
-      const first = reader.first();
-      const begins = first ? secondsAt(first, 0) : reader.ctime;
+      const begins = src.begins();
       if (v.json) {
         out.write(`\n],"begins":${JSON.stringify({ tvSec: begins, time: isoTime(begins) })}}`);
       } else {
-        const text = beginsLine(basename(path), begins, timeFormat);
+        const text = beginsLine(src.name, begins, timeFormat);
         if (text !== null) out.write(`\n${text}\n`);
       }
     } catch (e) {
       if (e instanceof Exit) throw e;
       out.flush();
-      throw fatalError(`unable to read ${path}: ${reason(e)}`);
+      throw fatalError(`unable to read ${src.path}: ${reason(e)}`);
     } finally {
-      reader.close();
+      src.close();
     }
   }
   if (v.json) out.write(']}\n');

@@ -1,4 +1,5 @@
-// utmps: the reading tools, one program with subcommands (who, last, dump, convert).
+// utmps: the reading tools, one program with subcommands (who, last, lastb, lastlog,
+// timeline, dump, convert).
 // Each subcommand lives in utmps-<name>.ts and is loaded only when asked for, so a quick
 // `utmps last -n 10` pays for nothing else.
 
@@ -7,18 +8,24 @@ import { Exit, PROG } from './utmps-io.js';
 const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): number | Promise<number> }>>> = {
   who: () => import('./utmps-who.js'),
   last: () => import('./utmps-last.js'),
+  lastb: () => import('./utmps-lastb.js'),
+  lastlog: () => import('./utmps-lastlog.js'),
+  timeline: () => import('./utmps-timeline.js'),
   dump: () => import('./utmps-dump.js'),
   convert: () => import('./utmps-convert.js'),
   boot: () => import('./utmps-boot.js'),
   shutdown: () => import('./utmps-shutdown.js'),
 };
 
-const USAGE = 'utmps who|last|dump|convert|boot|shutdown [ options ] (utmps COMMAND --help for each)';
+const USAGE = `utmps ${Object.keys(COMMANDS).join('|')} [ options ] (utmps COMMAND --help for each)`;
 
 const HELP = `usage: ${USAGE}
 
   who       who is logged in (utmpd, or a utmp file)           like coreutils who
   last      login history from wtmp, newest first              like util-linux last
+  lastb     failed logins from btmp, newest first; --summary   like util-linux lastb
+  lastlog   each user's latest login, from wtmp                like shadow lastlog
+  timeline  sessions, boots and failed logins as an SVG picture
   dump      records as text, and back with --reverse           like util-linux utmpdump
   convert   a utmp/wtmp file between the utmps and glibc layouts
   boot      record a boot: stale entries dead, BOOT_TIME, RUN_LVL    like systemd-update-utmp

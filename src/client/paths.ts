@@ -12,6 +12,7 @@ export function utmpdSocketPath(explicit?: string): string {
 export function wtmpdSocketPath(explicit?: string): string {
   return explicit || process.env.UTMPS_WTMPD_SOCKET || DEFAULT_WTMPD_SOCKET;
 }
+
 export const DEFAULT_BTMPD_SOCKET = '/run/utmps/.btmpd-socket';
 
 export function btmpdSocketPath(explicit?: string): string {

@@ -61,6 +61,22 @@ function historyTimeout(ms: number, path: string): UtmpsError {
 
 /** Yields wtmp records from the server; timeoutMs bounds the connect and the history. */
 export async function* readWtmp(options: WtmpReadOptions = {}): AsyncGenerator<WtmpReadItem> {
+  for await (const batch of readWtmpBatches(options)) {
+    for (const record of batch.records) yield { record: utmpRecord(record), live: batch.live };
+  }
+}
+
+/** Records as the socket delivers them: the 400-byte records of the answers one read completed. */
+export interface WtmpReadBatch {
+  records: Buffer[];
+  live: boolean;
+}
+
+/**
+ * readWtmp in batches, one per socket read, for readers of whole histories (lastlog,
+ * lastb): one step of the async iteration per batch rather than per record.
+ */
+export async function* readWtmpBatches(options: WtmpReadOptions = {}): AsyncGenerator<WtmpReadBatch> {
   const path = wtmpdSocketPath(options.path);
   const follow = options.follow === true || options.liveOnly === true;
   const request = encodeRequest.read({
@@ -94,17 +110,22 @@ export async function* readWtmp(options: WtmpReadOptions = {}): AsyncGenerator<W
     socket.write(request);
     const chunks = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     for (;;) {
+      let records: Buffer[] = [];
       for (let answer = reader.next(true); answer; answer = reader.next(true)) {
         if (answer.status === 0 && answer.record) {
-          yield { record: utmpRecord(answer.record), live };
+          records.push(answer.record);
         } else if (answer.status === Errno.ESRCH && !live) {
+          if (records.length > 0) yield { records, live };
+          records = [];
           if (!follow) return;
           live = true;
           clearTimeout(historyTimer);
         } else {
+          if (records.length > 0) yield { records, live };
           throw statusError(answer.status, 'read', path);
         }
       }
+      if (records.length > 0) yield { records, live };
       let step: IteratorResult<Buffer>;
       try {
         step = await chunks.next();

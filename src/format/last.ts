@@ -66,6 +66,11 @@ export interface PairingOptions {
   isGone?: (user: string, pid: number, line: string, login: number) => boolean;
   /** Told about records of a type last does not know. */
   warn?: (message: string) => void;
+  /**
+   * lastb: every record is one failed login, listed as it is (no pairing, no "~" or
+   * "date" names), ending when it began, as util-linux lastb prints btmp.
+   */
+  failed?: boolean;
 }
 
 /** Returns false to stop reading (the -n limit). */
@@ -272,6 +277,7 @@ export class LastPairing {
     const t = secondsAt(buf, at);
     if (o.until !== undefined && t > o.until) return true;
     if (o.since !== undefined && t < o.since) return true;
+    if (o.failed) return this.list('login', buf, at, null, t, t, 'ended');
     let more = true;
     const kind = lastType(buf, at);
     switch (kind) {

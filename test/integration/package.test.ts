@@ -124,7 +124,7 @@ test('npm pack of a clean copy installs without a C compiler, imports, type-chec
   await t.test('the bins run; the daemons say the native part is missing and how to build it', async () => {
     const bin = (name: string): string => join(app, 'node_modules', '.bin', name);
     for (const [name, args, code, out] of [
-      ['utmps', ['--help'], 0, /usage: utmps who\|last\|dump\|convert/],
+      ['utmps', ['--help'], 0, /usage: utmps who\|last\|lastb\|lastlog\|timeline\|dump\|convert/],
       ['utmpsd', ['--help'], 0, /usage: utmpsd \[options\]/],
       ['utmps-utmpd', ['--help'], 0, /usage: utmps-utmpd/],
       ['utmps-wtmpd', ['--help'], 0, /usage: utmps-wtmpd/],
