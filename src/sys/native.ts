@@ -309,6 +309,11 @@ export async function lookupUserByUidAsync(uid: number): Promise<PasswdEntry | n
 
 /** Sends one datagram to a Unix datagram socket (sd_notify's NOTIFY_SOCKET; '@' = abstract). */
 export function sendNotify(path: string, message: string): void {
-  const r = native().notifyDatagram(path, Buffer.from(message));
+  sendDatagram(path, Buffer.from(message));
+}
+
+/** One datagram to an AF_UNIX datagram socket (/dev/log, journald's socket); blocks while its queue is full. */
+export function sendDatagram(path: string, data: Buffer): void {
+  const r = native().notifyDatagram(path, data);
   if (r < 0) throw new SysError('sendto', r);
 }
