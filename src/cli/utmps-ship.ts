@@ -16,7 +16,7 @@ import { fatalError, formatOption, parseOptions, reason, usageError, valueError,
 const USAGE =
   'utmps ship --to URL [ --cursor-file F ] [ --format rfc5424|rfc3164|json ] [ -f wtmp-file | -W wtmpd-socket ] ' +
   '[ --rotated PATH ]... [ --layout utmps|glibc ] [ --no-follow ] [ --start beginning|end ] [ --buffer N ] [ --batch N ] ' +
-  '[ --when-full wait|drop ] [ --poll MS ] [ --drain-timeout MS ] [ --hostname NAME ]';
+  '[ --when-full wait|drop ] [ --cursor-interval MS ] [ --poll MS ] [ --drain-timeout MS ] [ --hostname NAME ]';
 
 const HELP = `usage: ${USAGE}
 
@@ -38,6 +38,8 @@ Sends one message per wtmp record: logins, logouts, boots, shutdowns.
   --batch N            messages per send and per cursor write at most (default 256)
   --when-full W        queue full: wait (stop reading; default for a file) or drop
                        the oldest (default for the socket); drops are counted
+  --cursor-interval MS while catching up on a backlog, write the cursor at most this
+                       often (default 0: after every batch; always once caught up)
   --poll MS            how often a quiet file is looked at (default 250)
   --drain-timeout MS   on SIGTERM, time to send what is queued (default 5000)
   --hostname NAME      HOSTNAME of the messages (default: this host's name)
@@ -57,6 +59,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   'when-full': { type: 'string' },
   poll: { type: 'string' },
+  'cursor-interval': { type: 'string' },
   'drain-timeout': { type: 'string' },
   hostname: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -113,6 +116,7 @@ export async function run(argv: string[]): Promise<number> {
   const capacity = count('--buffer', v.buffer, 1000);
   const batch = count('--batch', v.batch, 256);
   const pollMs = count('--poll', v.poll, 250);
+  const cursorIntervalMs = count('--cursor-interval', v['cursor-interval'], 0, 0);
   const drainMs = count('--drain-timeout', v['drain-timeout'], 5000, 0);
   const follow = !v['no-follow'];
 
@@ -151,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   const end = (): void => stop.abort(new Error('stopped'));
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
-  const shipper = new Shipper({ source, target, format: formatters[format], cursorFile, capacity, batch, whenFull, drainMs, report });
+  const shipper = new Shipper({ source, target, format: formatters[format], cursorFile, capacity, batch, whenFull, drainMs, cursorIntervalMs, report });
   try {
     const stats = await shipper.run(stop.signal);
     const where = stats.cursor === null ? 'no record delivered' : stats.cursor.offset === null ? `cursor at time ${stats.cursor.tvSec}` : `cursor at offset ${stats.cursor.offset} of ${stats.cursor.file}`;

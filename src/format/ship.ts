@@ -105,8 +105,11 @@ export function readableMessage(r: ShipRecord): string {
 
 /** RFC 5424 section 6.3.3: '"', '\' and ']' are escaped with a backslash in PARAM-VALUE. */
 export function sdEscape(s: string): string {
-  return s.replace(/["\\\]]/g, (c) => `\\${c}`);
+  return SD_SPECIAL.test(s) ? s.replace(SD_SPECIALS, (c) => `\\${c}`) : s;
 }
+
+const SD_SPECIAL = /["\\\]]/;
+const SD_SPECIALS = /["\\\]]/g;
 
 /** The IANA example enterprise number (RFC 5612); the SD-ID is utmp@32473. */
 export const SD_ID = 'utmp@32473';
@@ -133,7 +136,7 @@ export function timestamp5424(tvSec: number, tvUsec: number): string {
   const d = new Date(tvSec * 1000);
   if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) return '-';
   const usec = Math.min(Math.max(Math.trunc(tvUsec), 0), 999_999);
-  return d.toISOString().replace(/\.\d{3}Z$/, `.${String(usec).padStart(6, '0')}Z`);
+  return `${d.toISOString().slice(0, 19)}.${String(usec).padStart(6, '0')}Z`;
 }
 
 export interface SyslogIdentity {

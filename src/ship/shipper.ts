@@ -18,6 +18,11 @@ export interface ShipperOptions {
   /** Messages per send at most. */
   batch: number;
   whenFull: 'wait' | 'drop';
+  /**
+   * While a backlog is being sent, write the cursor at most this often (ms); it is always
+   * written once the queue is empty and at the end. 0: after every batch.
+   */
+  cursorIntervalMs?: number;
   /** After stop, how long the queue may take to drain before the rest is left for the next run. */
   drainMs: number;
   report: Report;
@@ -42,6 +47,8 @@ export class Shipper {
   private wakeReader: (() => void) | null = null;
   private sourceDone = false;
   private episodeDrops = 0;
+  private cursorWritten = 0;
+  private cursorDirty = false;
   readonly stats: ShipStats = { sent: 0, dropped: 0, unsent: 0, cursor: null };
 
   constructor(private readonly o: ShipperOptions) {}
@@ -99,12 +106,21 @@ export class Shipper {
       }
       this.stats.sent += batch.length;
       this.stats.cursor = batch[batch.length - 1].cursor;
-      if (this.o.cursorFile !== null) writeCursor(this.o.cursorFile, this.stats.cursor);
+      this.cursorDirty = true;
+      const interval = this.o.cursorIntervalMs ?? 0;
+      if (interval === 0 || this.queue.length === 0 || Date.now() - this.cursorWritten >= interval) this.saveCursor();
       if (this.episodeDrops > 0) {
         this.o.report(`${this.o.target.name} takes messages again: ${this.episodeDrops} dropped meanwhile (${this.stats.dropped} in all)`);
         this.episodeDrops = 0;
       }
     }
+  }
+
+  private saveCursor(): void {
+    if (this.o.cursorFile === null || !this.cursorDirty || this.stats.cursor === null) return;
+    writeCursor(this.o.cursorFile, this.stats.cursor);
+    this.cursorWritten = Date.now();
+    this.cursorDirty = false;
   }
 
   /** Ships until the source ends (no follow) or `stop` aborts, then drains for drainMs at most. */
@@ -134,6 +150,7 @@ export class Shipper {
       });
       this.stats.unsent += this.queue.length;
       this.queue.length = 0;
+      this.saveCursor();
     }
     return this.stats;
   }

@@ -6,12 +6,12 @@
 // second are shipped and that is reported: they may repeat. Records appended with a time
 // before the cursor's (a clock stepped back) are not in the history: see docs/SHIPPING.md.
 
-import { createHash } from 'node:crypto';
 import { UtmpsError } from '../client/errors.js';
 import { readWtmp } from '../client/wtmp-read.js';
 import { shipRecord } from '../format/ship.js';
 import { UTMPS_LAYOUT } from '../record/layout.js';
 import type { Cursor } from './cursor.js';
+import { sha256 } from './file-source.js';
 import { pause, type Report, type Source, type SourceItem } from './source.js';
 
 export interface SocketSourceOptions {
@@ -54,7 +54,7 @@ export class SocketSource implements Source {
           timeoutMs: 0,
         })) {
           backoff = 100;
-          const hash = createHash('sha256').update(record.bytes).digest('hex');
+          const hash = sha256(record.bytes);
           const r = shipRecord(record.bytes, 0, hash);
           const item: SourceItem = {
             record: r,
