@@ -14,7 +14,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { MESSAGE_IDS } from '../../src/format/ship.js';
 import { buildRecord, convertRecord, type EntryInput, GLIBC_LAYOUT, UTMPS_LAYOUT } from '../../src/record/index.js';
+import { appendWtmp } from '../../src/client/index.js';
 import { BIN } from '../helpers/paths.js';
+import { startUtmpsd } from '../helpers/utmpsd.js';
 import { makeTempDir } from '../helpers/support.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
@@ -401,6 +403,93 @@ describe('utmps ship -', () => {
       assert.equal(b.event, 'logout');
       assert.equal(b.message, 'logout on pts/9');
     } finally {
+      await remove();
+    }
+  });
+});
+
+describe('utmps ship -W (through the wtmpd socket)', () => {
+  test('the cursor is time and hash: a restart ships each record once, records of the cursor second included', async () => {
+    const d = await startUtmpsd();
+    const { dir, remove } = await makeTempDir();
+    const cursor = join(dir, 'cursor');
+    const rec = (i: number, sec: number): Buffer => buildRecord({ type: 'USER_PROCESS', user: `s${i}`, line: `pts/${i}`, id: `${i}`, pid: 100 + i, tvSec: sec });
+    const lines: string[] = [];
+    const run = (): Ship & { lines: string[] } => {
+      const s = ship(['--to', '-', '-W', d.wtmpSocket, '--cursor-file', cursor]);
+      const mine: string[] = [];
+      let buf = '';
+      s.child.stdout!.removeAllListeners('data');
+      s.child.stdout!.on('data', (c: Buffer) => {
+        buf += c.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        mine.push(...parts);
+        lines.push(...parts);
+      });
+      return Object.assign(s, { lines: mine });
+    };
+    try {
+      // Records 28..31 share one second: the cursor lands inside that second.
+      for (let i = 0; i < 30; i++) await appendWtmp(rec(i, i >= 28 ? 1_700_000_028 : 1_700_000_000 + i), { path: d.wtmpSocket });
+      let s = run();
+      await until('30 records', () => s.lines.length >= 30);
+      assert.equal(await stopShip(s, 'SIGTERM'), 0);
+      for (let i = 30; i < 50; i++) await appendWtmp(rec(i, i < 32 ? 1_700_000_028 : 1_700_000_000 + i), { path: d.wtmpSocket });
+      s = run();
+      await until('50 records in all', () => lines.length >= 50);
+      await sleep(200);
+      assert.equal(await stopShip(s, 'SIGTERM'), 0);
+      const users = lines.map((l) => (JSON.parse(l) as { user: string }).user);
+      assert.deepEqual(users, Array.from({ length: 50 }, (_, i) => `s${i}`), 'every record once, in order');
+      assert.doesNotMatch(s.stderr(), /not found/);
+    } finally {
+      await d.stop();
+      await remove();
+    }
+  });
+});
+
+describe('utmps ship to unix:// (a real rsyslog imuxsock on a temp socket)', { skip: existsSync(RSYSLOGD) ? false : 'rsyslogd is not installed' }, () => {
+  test('the local syslog(3) form is parsed: facility, severity, tag, pid, message with the structured data', async () => {
+    const { dir, remove } = await makeTempDir();
+    const sock = join(dir, 'log');
+    // SysSock.Use="off": the system socket (/dev/log) is left alone; only the temp one is read.
+    writeFileSync(
+      join(dir, 'rsyslog.conf'),
+      [
+        `global(workDirectory="${dir}")`,
+        'module(load="imuxsock" SysSock.Use="off")',
+        `input(type="imuxsock" Socket="${sock}")`,
+        'template(name="t" type="string" string="%syslogfacility-text%.%syslogseverity-text% %programname%[%procid%] %msg%\\n")',
+        `*.* action(type="omfile" file="${dir}/out.log" template="t")`,
+        '',
+      ].join('\n'),
+    );
+    const rsyslog = spawn(RSYSLOGD, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const out = (): string => (existsSync(join(dir, 'out.log')) ? readFileSync(join(dir, 'out.log'), 'utf8') : '');
+    try {
+      await until('the socket', () => existsSync(sock));
+      const wtmp = join(dir, 'wtmp');
+      writeFileSync(
+        wtmp,
+        Buffer.concat([
+          buildRecord({ type: 'BOOT_TIME', user: 'reboot', line: '~', host: '6.1.0', tvSec: 1_700_000_000 }),
+          buildRecord({ type: 'USER_PROCESS', user: 'alice', line: 'pts/1', host: 'host.example', pid: 9, tvSec: 1_700_000_001 }),
+          buildRecord({ type: 'DEAD_PROCESS', user: 'alice', line: 'pts/1', pid: 9, tvSec: 1_700_000_002 }),
+        ]),
+      );
+      const s = ship(['--to', `unix://${sock}`, '-f', wtmp, '--no-follow']);
+      assert.equal(await s.exited, 0, s.stderr());
+      await until('3 lines', () => out().trim().split('\n').length >= 3);
+      const got = out().trim().split('\n');
+      const pid = s.child.pid;
+      assert.match(got[0], new RegExp(`^authpriv\\.notice utmps\\[${pid}\\]  ?system boot \\(kernel 6\\.1\\.0\\) \\[utmp@32473 event="boot"`));
+      assert.match(got[1], new RegExp(`^authpriv\\.info utmps\\[${pid}\\]  ?alice logged in on pts/1 from host\\.example \\[utmp@32473 event="login" user="alice"`));
+      assert.match(got[2], /^authpriv\.info utmps\[\d+\]  ?alice logged out of pts\/1 \[/);
+    } finally {
+      rsyslog.kill('SIGTERM');
+      await once(rsyslog, 'exit');
       await remove();
     }
   });
