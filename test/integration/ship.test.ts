@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { MESSAGE_IDS } from '../../src/format/ship.js';
 import { buildRecord, convertRecord, type EntryInput, GLIBC_LAYOUT, UTMPS_LAYOUT } from '../../src/record/index.js';
 import { appendWtmp } from '../../src/client/index.js';
-import { BIN } from '../helpers/paths.js';
+import { BIN, ROOT } from '../helpers/paths.js';
 import { startUtmpsd } from '../helpers/utmpsd.js';
 import { makeTempDir } from '../helpers/support.js';
 
@@ -487,6 +487,46 @@ describe('utmps ship to unix:// (a real rsyslog imuxsock on a temp socket)', { s
       assert.match(got[0], new RegExp(`^authpriv\\.notice utmps\\[${pid}\\]  ?system boot \\(kernel 6\\.1\\.0\\) \\[utmp@32473 event="boot"`));
       assert.match(got[1], new RegExp(`^authpriv\\.info utmps\\[${pid}\\]  ?alice logged in on pts/1 from host\\.example \\[utmp@32473 event="login" user="alice"`));
       assert.match(got[2], /^authpriv\.info utmps\[\d+\]  ?alice logged out of pts\/1 \[/);
+    } finally {
+      rsyslog.kill('SIGTERM');
+      await once(rsyslog, 'exit');
+      await remove();
+    }
+  });
+});
+
+describe('examples/rsyslog/utmps.conf', { skip: existsSync(RSYSLOGD) ? false : 'rsyslogd is not installed' }, () => {
+  test('with its port and paths moved to a temp dir, rsyslog files logins as text and as JSON per host', async () => {
+    const { dir, remove } = await makeTempDir();
+    const port = await freePort();
+    const conf = readFileSync(join(ROOT, 'examples', 'rsyslog', 'utmps.conf'), 'utf8')
+      .replaceAll('port="514"', `port="${port}" address="127.0.0.1"`)
+      .replaceAll('/var/log/utmps', join(dir, 'logs'));
+    assert.ok(!conf.includes('/var/log'), 'nothing left pointing at /var/log');
+    writeFileSync(join(dir, 'rsyslog.conf'), `global(workDirectory="${dir}")\n${conf}`);
+    const rsyslog = spawn(RSYSLOGD, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      const wtmp = join(dir, 'wtmp');
+      writeFileSync(
+        wtmp,
+        Buffer.concat([
+          buildRecord({ type: 'USER_PROCESS', user: 'alice', line: 'pts/1', host: 'a "quoted" ]host', pid: 9, tvSec: 1_700_000_001 }),
+          buildRecord({ type: 'DEAD_PROCESS', user: 'alice', line: 'pts/1', pid: 9, tvSec: 1_700_000_002 }),
+        ]),
+      );
+      const s = ship(['--to', `tcp://127.0.0.1:${port}`, '-f', wtmp, '--no-follow', '--hostname', 'sender1']);
+      assert.equal(await s.exited, 0, s.stderr());
+      const jsonFile = join(dir, 'logs', 'sender1.json');
+      await until('the JSON file', () => existsSync(jsonFile) && readFileSync(jsonFile, 'utf8').trim().split('\n').length >= 2);
+      const events = readFileSync(jsonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      assert.deepEqual(
+        events.map((e) => [e.host, e.event, e.user, e.line, e.from, e.message]),
+        [
+          ['sender1', 'login', 'alice', 'pts/1', 'a "quoted" ]host', 'alice logged in on pts/1 from a "quoted" ]host'],
+          ['sender1', 'logout', 'alice', 'pts/1', '', 'alice logged out of pts/1'],
+        ],
+      );
+      assert.match(readFileSync(join(dir, 'logs', 'sender1.log'), 'utf8'), /sender1 login \[utmp@32473 event="login" user="alice"/);
     } finally {
       rsyslog.kill('SIGTERM');
       await once(rsyslog, 'exit');
