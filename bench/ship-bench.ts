@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, openSync, rmSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,16 @@ const CASES: Case[] = [
   { name: 'tcp, rfc5424, cursor, --batch 1024', args: (d, p) => ['--to', `tcp://127.0.0.1:${p}`, '--cursor-file', join(d, 'cursor'), '--batch', '1024'], tcp: true },
 ];
 
-async function runOnce(c: Case, dir: string, wtmp: string): Promise<number> {
+interface Sample {
+  rate: number;
+  /** CPU seconds (user + system) per record, in microseconds; NaN without /usr/bin/time. */
+  cpuUs: number;
+  rssMb: number;
+}
+
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+async function runOnce(c: Case, dir: string, wtmp: string): Promise<Sample> {
   rmSync(join(dir, 'cursor'), { force: true });
   let bytes = 0;
   const sink = createServer((s) => s.on('data', (b: Buffer) => (bytes += b.length)));
@@ -45,7 +54,12 @@ async function runOnce(c: Case, dir: string, wtmp: string): Promise<number> {
   const port = (sink.address() as { port: number }).port;
   const devnull = openSync('/dev/null', 'w');
   const start = process.hrtime.bigint();
-  const child = spawn(UTMPS, ['ship', '-f', wtmp, '--no-follow', ...c.args(dir, port)], { stdio: ['ignore', devnull, 'pipe'] });
+  const argv = ['ship', '-f', wtmp, '--no-follow', ...c.args(dir, port)];
+  // /usr/bin/time gives the child's CPU time and peak RSS, which the load of a shared
+  // machine distorts far less than the wall clock.
+  const child = TIME
+    ? spawn(TIME, ['-f', 'BENCH %M %U %S', UTMPS, ...argv], { stdio: ['ignore', devnull, 'pipe'] })
+    : spawn(UTMPS, argv, { stdio: ['ignore', devnull, 'pipe'] });
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const [code] = (await once(child, 'exit')) as [number];
@@ -55,7 +69,12 @@ async function runOnce(c: Case, dir: string, wtmp: string): Promise<number> {
   const m = /sent (\d+) /.exec(err);
   if (code !== 0 || !m || Number(m[1]) !== RECORDS) throw new Error(`${c.name}: exit ${code}: ${err}`);
   if (c.tcp && bytes === 0) throw new Error(`${c.name}: the sink got nothing`);
-  return RECORDS / seconds;
+  const t = /BENCH (\d+) ([\d.]+) ([\d.]+)/.exec(err);
+  return {
+    rate: RECORDS / seconds,
+    cpuUs: t ? ((Number(t[2]) + Number(t[3])) * 1e6) / RECORDS : NaN,
+    rssMb: t ? Number(t[1]) / 1024 : NaN,
+  };
 }
 
 async function main(): Promise<void> {
@@ -64,17 +83,21 @@ async function main(): Promise<void> {
     const wtmp = join(dir, 'wtmp');
     generateWtmp(wtmp, RECORDS, 1, 'mixed');
     process.stdout.write(`utmps ship throughput, ${RECORDS} records (glibc layout, mixed shape), median of ${REPS}, Node ${process.version}\n\n`);
-    process.stdout.write('| case | records/s | relative |\n|---|---|---|\n');
-    const results: Array<[string, number]> = [];
+    process.stdout.write('| case | records/s (wall) | relative | CPU µs/record | relative | peak RSS MB |\n|---|---|---|---|---|---|\n');
     // Rounds interleave the cases, so drift in the machine's load hits them alike.
-    const samples = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
+    const samples = new Map<string, Sample[]>(CASES.map((c) => [c.name, []]));
     for (let r = 0; r < REPS; r++) for (const c of CASES) samples.get(c.name)!.push(await runOnce(c, dir, wtmp));
-    for (const c of CASES) {
-      const s = samples.get(c.name)!.sort((a, b) => a - b);
-      results.push([c.name, s[Math.floor(s.length / 2)]]);
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const rows = CASES.map((c) => {
+      const s = samples.get(c.name)!;
+      return { name: c.name, rate: median(s.map((x) => x.rate)), cpu: median(s.map((x) => x.cpuUs)), rss: Math.max(...s.map((x) => x.rssMb)) };
+    });
+    const [base] = rows;
+    for (const r of rows) {
+      process.stdout.write(
+        `| ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${(r.rate / base.rate).toFixed(2)} | ${r.cpu.toFixed(1)} | ${(r.cpu / base.cpu).toFixed(2)} | ${r.rss.toFixed(0)} |\n`,
+      );
     }
-    const base = results[0][1];
-    for (const [name, rate] of results) process.stdout.write(`| ${name} | ${Math.round(rate).toLocaleString('en')} | ${(rate / base).toFixed(2)} |\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

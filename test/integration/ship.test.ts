@@ -98,7 +98,8 @@ describe('utmps ship to a real rsyslog', { skip: existsSync(RSYSLOGD) ? false : 
         `global(workDirectory="${dir}")`,
         'module(load="imudp")',
         'module(load="imtcp")',
-        `input(type="imudp" address="127.0.0.1" port="${udpPort}")`,
+        // A large receive buffer: a burst must not overflow it on a loaded machine.
+        `input(type="imudp" address="127.0.0.1" port="${udpPort}" rcvbufSize="4m")`,
         `input(type="imtcp" address="127.0.0.1" port="${tcpPort}")`,
         'template(name="keep" type="string" string="%msgid% %structured-data% %msg%\\n")',
         `*.* action(type="omfile" file="${dir}/out.log" template="keep")`,
@@ -373,6 +374,36 @@ describe('utmps ship to a TCP target that goes away and comes back', () => {
         await remove();
       }
     });
+  }
+});
+
+test('SIGTERM while the TCP target is away: the queue counted as unsent, the cursor left before it, the next run sends it once', async () => {
+  const { dir, remove } = await makeTempDir();
+  const sink = new Sink(await freePort());
+  await sink.start();
+  const wtmp = join(dir, 'wtmp');
+  const cursor = join(dir, 'cursor');
+  writeFileSync(wtmp, logins('t', 0, 10));
+  const args = ['--to', `tcp://127.0.0.1:${sink.port}`, '-f', wtmp, '--cursor-file', cursor, '--poll', '20', '--drain-timeout', '300'];
+  let s = ship(args);
+  try {
+    await until('10 messages', () => sink.messages.length >= 10);
+    await sink.stop();
+    await sleep(100);
+    appendFileSync(wtmp, logins('t', 10, 15));
+    await until('a failed connect reported', () => s.stderr().includes('unable to connect'));
+    assert.equal(await stopShip(s, 'SIGTERM'), 0);
+    assert.match(s.stderr(), /sent 10 to tcp:\/\/127\.0\.0\.1:\d+, dropped 0, unsent 5; cursor at offset 3600 of /);
+    assert.equal(JSON.parse(readFileSync(cursor, 'utf8')).offset, 3600);
+    await sink.start();
+    s = ship([...args, '--no-follow']);
+    assert.equal(await s.exited, 0, s.stderr());
+    await until('15 messages', () => sink.messages.length >= 15);
+    assert.deepEqual(sink.users('t'), Array.from({ length: 15 }, (_, i) => i));
+  } finally {
+    await stopShip(s, 'SIGKILL');
+    if (sink.server?.listening) await sink.stop();
+    await remove();
   }
 });
 
