@@ -55,6 +55,7 @@ interface Addon {
   getpwuid(uid: number): RawPasswd | null | number;
   getpwuidAsync(uid: number): Promise<RawPasswd | null | number>;
   notifyDatagram(path: string, data: Buffer): number;
+  sendDatagramNowait(path: string, data: Buffer): number;
 }
 
 /** Argument of setLock; the C side maps it to F_RDLCK/F_WRLCK/F_UNLCK. */
@@ -312,8 +313,11 @@ export function sendNotify(path: string, message: string): void {
   sendDatagram(path, Buffer.from(message));
 }
 
-/** One datagram to an AF_UNIX datagram socket (/dev/log, journald's socket); blocks while its queue is full. */
-export function sendDatagram(path: string, data: Buffer): void {
-  const r = native().notifyDatagram(path, data);
+/**
+ * One datagram to an AF_UNIX datagram socket (/dev/log, journald's socket). By default it
+ * blocks while the receiver's queue is full; with `wait: false` that is EAGAIN instead.
+ */
+export function sendDatagram(path: string, data: Buffer, options: { wait?: boolean } = {}): void {
+  const r = options.wait === false ? native().sendDatagramNowait(path, data) : native().notifyDatagram(path, data);
   if (r < 0) throw new SysError('sendto', r);
 }
