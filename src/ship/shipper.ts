@@ -135,7 +135,11 @@ export class Shipper {
     };
     if (stop.aborted) onStop();
     else stop.addEventListener('abort', onStop, { once: true });
-    const reader = this.read(reading.signal);
+    // A source failure (unreadable file) ends the run with that error, unless we stopped it.
+    let readError: unknown = null;
+    const reader = this.read(reading.signal).catch((e: unknown) => {
+      if (!stop.aborted) readError = e;
+    });
     try {
       await this.send(sending.signal);
     } catch (e) {
@@ -145,13 +149,12 @@ export class Shipper {
       clearTimeout(drainTimer);
       reading.abort();
       this.wakeReader?.();
-      await reader.catch((e: unknown) => {
-        if (!reading.signal.aborted) throw e;
-      });
+      await reader;
       this.stats.unsent += this.queue.length;
       this.queue.length = 0;
       this.saveCursor();
     }
+    if (readError !== null) throw readError;
     return this.stats;
   }
 }

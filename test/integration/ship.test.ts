@@ -502,6 +502,25 @@ describe('utmps ship -', () => {
   });
 });
 
+describe('utmps ship: exit codes', () => {
+  test('100 for usage errors, 111 for an unreadable file or a malformed cursor', async () => {
+    const { dir, remove } = await makeTempDir();
+    try {
+      const code = async (args: string[]): Promise<number | null> => ship(args).exited;
+      assert.equal(await code([]), 100, 'no --to');
+      assert.equal(await code(['--to', 'http://x:1']), 100);
+      assert.equal(await code(['--to', 'journal', '--format', 'json']), 100);
+      assert.equal(await code(['--to', '-', '--buffer', '0']), 100);
+      assert.equal(await code(['--to', '-', '-f', join(dir, 'missing'), '--no-follow']), 111);
+      writeFileSync(join(dir, 'wtmp'), logins('x', 0, 1));
+      writeFileSync(join(dir, 'cursor'), '{"version":1}');
+      assert.equal(await code(['--to', '-', '-f', join(dir, 'wtmp'), '--cursor-file', join(dir, 'cursor'), '--no-follow']), 111);
+    } finally {
+      await remove();
+    }
+  });
+});
+
 describe('utmps ship -W (through the wtmpd socket)', () => {
   test('the cursor is time and hash: a restart ships each record once, records of the cursor second included', async () => {
     const d = await startUtmpsd();
