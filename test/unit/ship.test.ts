@@ -19,7 +19,9 @@ import {
 } from '../../src/format/ship.js';
 import { buildRecord, type EntryInput } from '../../src/record/index.js';
 import { type Cursor, CursorError, readCursor, writeCursor } from '../../src/ship/cursor.js';
-import { parseTarget } from '../../src/ship/target.js';
+import { Shipper } from '../../src/ship/shipper.js';
+import type { Source, SourceItem } from '../../src/ship/source.js';
+import { parseTarget, type Target } from '../../src/ship/target.js';
 import { octetCount } from '../../src/ship/tcp.js';
 import { makeTempDir } from '../helpers/support.js';
 
@@ -161,5 +163,82 @@ describe('ship cursor', () => {
     } finally {
       await remove();
     }
+  });
+});
+
+describe('ship queue', () => {
+  /** n items at once, then the end (a --no-follow file). */
+  function source(n: number): Source {
+    return {
+      async *items() {
+        const items: SourceItem[] = [];
+        for (let i = 0; i < n; i++) {
+          const record = rec({ type: 'USER_PROCESS', user: `u${i}`, tvSec: i });
+          items.push({ record, cursor: { version: 1, file: 'f', offset: i * 400, size: 400, hash: HASH, tvSec: i, tvUsec: 0 } });
+        }
+        yield items;
+      },
+    };
+  }
+
+  /** A target that takes nothing until opened, then records what it got. */
+  function gatedTarget(): Target & { got: string[][]; open: () => void } {
+    let opened: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (opened = resolve));
+    const got: string[][] = [];
+    return {
+      name: 'fake',
+      got,
+      open: () => opened(),
+      async send(messages, signal) {
+        // Like the real targets: waiting ends when the signal aborts.
+        await Promise.race([gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+        got.push(messages.map((m) => m.toString()));
+      },
+      async close() {},
+    };
+  }
+
+  const format = (i: SourceItem): Buffer => Buffer.from(i.record.user);
+
+  test('drop: the oldest go, the newest --buffer stay, the count is exact and reported', async () => {
+    const target = gatedTarget();
+    const reports: string[] = [];
+    const shipper = new Shipper({ source: source(100), target, format, cursorFile: null, capacity: 10, batch: 4, whenFull: 'drop', drainMs: 1000, report: (m) => reports.push(m) });
+    const running = shipper.run(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 20));
+    target.open();
+    const stats = await running;
+    const sent = target.got.flat();
+    // The whole block was read before the sender ran: only the newest 10 stayed.
+    assert.deepEqual(sent, Array.from({ length: 10 }, (_, i) => `u${90 + i}`));
+    assert.equal(stats.dropped, 90);
+    assert.equal(stats.sent + stats.dropped, 100);
+    assert.equal(stats.cursor?.offset, 99 * 400);
+    assert.ok(target.got.every((b) => b.length <= 4), 'batches of at most --batch');
+    assert.match(reports.join('\n'), /queue full \(10 messages\)[^\n]*dropping the oldest/);
+    assert.match(reports.join('\n'), /takes messages again: 90 dropped meanwhile \(90 in all\)/);
+  });
+
+  test('wait: nothing dropped, everything in order', async () => {
+    const target = gatedTarget();
+    const shipper = new Shipper({ source: source(100), target, format, cursorFile: null, capacity: 10, batch: 4, whenFull: 'wait', drainMs: 1000, report: () => {} });
+    const running = shipper.run(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 20));
+    target.open();
+    const stats = await running;
+    assert.deepEqual(target.got.flat(), Array.from({ length: 100 }, (_, i) => `u${i}`));
+    assert.equal(stats.dropped, 0);
+  });
+
+  test('stop with the target closed: after the drain deadline, the rest is unsent and the cursor untouched', async () => {
+    const target = gatedTarget();
+    const stop = new AbortController();
+    const shipper = new Shipper({ source: source(20), target, format, cursorFile: null, capacity: 50, batch: 4, whenFull: 'wait', drainMs: 30, report: () => {} });
+    const running = shipper.run(stop.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    const stats = await running;
+    assert.deepEqual(stats, { sent: 0, dropped: 0, unsent: 20, cursor: null });
   });
 });
