@@ -62,7 +62,10 @@ export function readCursor(path: string): Cursor | null {
 /** Replaces the cursor file atomically and durably. */
 export function writeCursor(path: string, cursor: Cursor): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+  // O_EXCL: never write through a link someone left under the temporary name; a stale
+  // temp of ours (a crash) is removed first.
+  rmSync(temp, { force: true });
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   try {
     const data = Buffer.from(`${JSON.stringify(cursor)}\n`);
     let done = 0;
