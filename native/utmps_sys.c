@@ -434,6 +434,34 @@ static napi_value notify_datagram(napi_env env, napi_callback_info info)
   return int_value(env, -e);
 }
 
+/* ---- ship: one datagram without waiting ----
+ * utmps ship's unix:// and journal targets. Like notify_datagram, but MSG_DONTWAIT: a
+ * receiver whose queue is full gives -EAGAIN instead of blocking the event loop (and
+ * SIGTERM with it); the caller waits and retries. */
+static napi_value send_datagram_nowait(napi_env env, napi_callback_info info)
+{
+  napi_value argv[2];
+  char path[sizeof ((struct sockaddr_un *)0)->sun_path + 1];
+  void *data;
+  size_t len, plen;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return NULL;
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (plen == 0 || plen >= sizeof sa.sun_path) return int_value(env, -EINVAL);
+  memcpy(sa.sun_path, path, plen);
+  if (path[0] == '@') sa.sun_path[0] = 0;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return int_value(env, -errno);
+  ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
+                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+  int e = r < 0 ? errno : 0;
+  close(fd);
+  return int_value(env, -e);
+}
+
 NAPI_MODULE_INIT()
 {
   static const napi_property_descriptor props[] = {
@@ -446,6 +474,7 @@ NAPI_MODULE_INIT()
     { "getpwuid", NULL, getpwuid_sync, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getpwuidAsync", NULL, getpwuid_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "notifyDatagram", NULL, notify_datagram, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sendDatagramNowait", NULL, send_datagram_nowait, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

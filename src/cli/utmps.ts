@@ -15,6 +15,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   convert: () => import('./utmps-convert.js'),
   boot: () => import('./utmps-boot.js'),
   shutdown: () => import('./utmps-shutdown.js'),
+  ship: () => import('./utmps-ship.js'),
 };
 
 const USAGE = `utmps ${Object.keys(COMMANDS).join('|')} [ options ] (utmps COMMAND --help for each)`;

@@ -55,6 +55,7 @@ interface Addon {
   getpwuid(uid: number): RawPasswd | null | number;
   getpwuidAsync(uid: number): Promise<RawPasswd | null | number>;
   notifyDatagram(path: string, data: Buffer): number;
+  sendDatagramNowait(path: string, data: Buffer): number;
 }
 
 /** Argument of setLock; the C side maps it to F_RDLCK/F_WRLCK/F_UNLCK. */
@@ -309,6 +310,14 @@ export async function lookupUserByUidAsync(uid: number): Promise<PasswdEntry | n
 
 /** Sends one datagram to a Unix datagram socket (sd_notify's NOTIFY_SOCKET; '@' = abstract). */
 export function sendNotify(path: string, message: string): void {
-  const r = native().notifyDatagram(path, Buffer.from(message));
+  sendDatagram(path, Buffer.from(message));
+}
+
+/**
+ * One datagram to an AF_UNIX datagram socket (/dev/log, journald's socket). By default it
+ * blocks while the receiver's queue is full; with `wait: false` that is EAGAIN instead.
+ */
+export function sendDatagram(path: string, data: Buffer, options: { wait?: boolean } = {}): void {
+  const r = options.wait === false ? native().sendDatagramNowait(path, data) : native().notifyDatagram(path, data);
   if (r < 0) throw new SysError('sendto', r);
 }
