@@ -9,9 +9,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   last: () => import('./utmps-last.js'),
   dump: () => import('./utmps-dump.js'),
   convert: () => import('./utmps-convert.js'),
+  seal: () => import('./utmps-seal.js'),
+  verify: () => import('./utmps-verify.js'),
 };
 
-const USAGE = 'utmps who|last|dump|convert [ options ] (utmps COMMAND --help for each)';
+const USAGE = 'utmps who|last|dump|convert|seal|verify [ options ] (utmps COMMAND --help for each)';
 
 const HELP = `usage: ${USAGE}
 
@@ -19,6 +21,8 @@ const HELP = `usage: ${USAGE}
   last      login history from wtmp, newest first              like util-linux last
   dump      records as text, and back with --reverse           like util-linux utmpdump
   convert   a utmp/wtmp file between the utmps and glibc layouts
+  seal      seal init: a key for utmpsd --seal-key, and its verification key
+  verify    checks a sealed wtmp against its seals (docs/SEALING.md)
 `;
 
 async function main(argv: string[]): Promise<number> {
