@@ -8,13 +8,13 @@
 // Results: a table on stdout and bench/results/seal.json.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCBench } from './cbench.js';
 import { installSignalHandlers, runJson, spawnGroup, stopAll, stopGroup } from './procs.js';
-import { startServer } from './servers.js';
+import { type Server, startServer } from './servers.js';
 import { machineInfo, ROOT, scratchBase } from './system.js';
 import { GLIBC_LAYOUT as G } from '../src/record/layout.js';
 
@@ -33,7 +33,7 @@ const { values } = parseArgs({
 });
 const quick = values.quick || process.env.UTMPS_BENCH_QUICK === '1';
 const clients = (values.clients ?? (quick ? '1,16' : '1,4,16')).split(',').map(Number);
-const reps = Number(values.reps ?? (quick ? 1 : 3));
+const reps = Number(values.reps ?? (quick ? 2 : 6));
 const duration = values.duration ?? (quick ? '1' : '2');
 const records = Number(values.records ?? (quick ? 100_000 : 1_000_000));
 
@@ -45,7 +45,15 @@ const median = (xs: number[]): number => {
 function sealInit(key: string, interval = '15m'): string {
   const r = spawnSync(process.execPath, [UTMPS, 'seal', 'init', '--key', key, '--interval', interval], { encoding: 'latin1' });
   if (r.status !== 0) throw new Error(`seal init: ${r.stderr}`);
+  writeFileSync(join(key, '..', 'vk'), r.stdout);
   return r.stdout.trim();
+}
+
+/** utime + stime of a process, in clock ticks (1/100 s), from /proc/PID/stat. */
+function cpuTicks(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
 }
 
 /** N glibc USER_PROCESS/DEAD_PROCESS records, written in large blocks. */
@@ -75,10 +83,14 @@ function generateWtmp(path: string, n: number): void {
   }
 }
 
-function timed(args: string[]): { ms: number; status: number | null; out: string } {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { encoding: 'latin1', maxBuffer: 1 << 24 });
-  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, status: r.status, out: (r.stdout + r.stderr).trim() };
+/** Wall time and CPU time (user + system) of a command, through /usr/bin/time. */
+function timed(args: string[]): { ms: number; cpuMs: number; status: number | null; out: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S', process.execPath, ...args], { encoding: 'latin1', maxBuffer: 1 << 24 });
+  const lines = r.stderr.trim().split('\n');
+  const m = /^TIME ([\d.]+) ([\d.]+) ([\d.]+)$/.exec(lines.pop() ?? '');
+  if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
+  // /usr/bin/time reports the command's own exit status as its own.
+  return { ms: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, status: r.status, out: (r.stdout + lines.join('\n')).trim() };
 }
 
 async function main(): Promise<void> {
@@ -89,39 +101,57 @@ async function main(): Promise<void> {
   const info = machineInfo(scratch);
   process.stdout.write(`seal bench: scratch ${scratch} (${why}), ${info.cores} cores, load ${info.loadavg.map((x) => x.toFixed(1)).join(" ")}\n`);
 
-  // 1. Append throughput, plain vs sealed, alternating.
-  const samples: Record<string, { plain: number[]; sealed: number[] }> = {};
-  let run = 0;
-  for (let rep = 0; rep < reps; rep++) {
-    for (const c of clients) {
-      const order = (rep + run++) % 2 === 0 ? ['plain', 'sealed'] : ['sealed', 'plain'];
-      for (const kind of order) {
-        const dir = join(scratch, `${kind}-${rep}-${c}`);
-        await mkdir(dir, { recursive: true, mode: 0o755 });
-        const extra = ['--rate-limit', '0', '-c', '1000', '-C', '1000'];
-        if (kind === 'sealed') {
-          sealInit(join(dir, 'key'));
-          extra.push('--seal-key', join(dir, 'key'));
-        }
-        const server = await startServer('utmpsd', dir, { extra });
-        try {
-          const r = await runJson(cbench, ['-W', server.wtmpSocket, '-o', 'wtmp', '-n', String(c), '-d', duration, '--json'], dir, 120_000);
-          const ops = Number(r.ops_per_s);
+  // 1. Append throughput, plain vs sealed: both servers up at once, runs alternating.
+  const samples: Record<number, { plain: number[]; sealed: number[]; cpuPlain: number[]; cpuSealed: number[]; ratios: number[] }> = {};
+  for (const c of clients) {
+    const servers: Record<string, Server> = {};
+    for (const kind of ['plain', 'sealed']) {
+      const dir = join(scratch, `${kind}-${c}`);
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      const extra = ['--rate-limit', '0', '-c', '1000', '-C', '1000'];
+      if (kind === 'sealed') {
+        sealInit(join(dir, 'key'));
+        extra.push('--seal-key', join(dir, 'key'));
+      }
+      servers[kind] = await startServer('utmpsd', dir, { extra });
+    }
+    const row = (samples[c] = { plain: [] as number[], sealed: [] as number[], cpuPlain: [] as number[], cpuSealed: [] as number[], ratios: [] as number[] });
+    try {
+      for (let rep = 0; rep < reps; rep++) {
+        const got: Record<string, number> = {};
+        for (const kind of rep % 2 === 0 ? ['plain', 'sealed'] : ['sealed', 'plain']) {
+          const server = servers[kind];
+          const cpu0 = cpuTicks(server.pids[0]);
+          const r = await runJson(cbench, ['-W', server.wtmpSocket, '-o', 'wtmp', '-n', String(c), '-d', duration, '--json'], server.dir, 120_000);
+          const cpuMs = (cpuTicks(server.pids[0]) - cpu0) * 10;
           const errors = (r.errors as { total: number }).total;
           if (errors > 0) throw new Error(`${kind}, ${c} clients: ${errors} errors (${String(r.first_error)})`);
-          ((samples[c] ??= { plain: [], sealed: [] }) as Record<string, number[]>)[kind].push(ops);
-          process.stdout.write(`  rep ${rep + 1} clients ${c} ${kind}: ${ops.toFixed(0)} appends/s\n`);
-        } finally {
-          await server.stop();
+          const ops = Number(r.ops_per_s);
+          const perAppendUs = (cpuMs * 1000) / Number(r.ops);
+          got[kind] = ops;
+          (kind === 'plain' ? row.plain : row.sealed).push(ops);
+          (kind === 'plain' ? row.cpuPlain : row.cpuSealed).push(perAppendUs);
+          process.stdout.write(`  clients ${c} run ${rep + 1} ${kind}: ${ops.toFixed(0)} appends/s, utmpsd CPU ${perAppendUs.toFixed(0)} us/append\n`);
         }
-        await rm(dir, { recursive: true, force: true });
+        row.ratios.push(got.sealed / got.plain);
       }
+    } finally {
+      for (const server of Object.values(servers)) await server.stop();
     }
+    const sealedDir = servers.sealed.dir;
+    const v = spawnSync(process.execPath, [UTMPS, 'verify', '--verify-key', readFileSync(join(sealedDir, 'vk'), 'latin1').trim(), '-f', join(sealedDir, 'wtmp')], { encoding: 'latin1' });
+    if (v.status !== 0) throw new Error(`the benchmark's sealed wtmp does not verify: ${v.status} ${v.stdout}${v.stderr}`);
   }
   const appendRows = clients.map((c) => {
-    const plain = median(samples[c].plain);
-    const sealed = median(samples[c].sealed);
-    return { clients: c, plainPerS: Math.round(plain), sealedPerS: Math.round(sealed), ratio: Number((sealed / plain).toFixed(3)) };
+    const r = samples[c];
+    return {
+      clients: c,
+      plainPerS: Math.round(median(r.plain)),
+      sealedPerS: Math.round(median(r.sealed)),
+      ratio: Number(median(r.ratios).toFixed(3)),
+      cpuUsPlain: Math.round(median(r.cpuPlain)),
+      cpuUsSealed: Math.round(median(r.cpuSealed)),
+    };
   });
 
   // 2. Verify speed on `records` records.
@@ -158,18 +188,28 @@ async function main(): Promise<void> {
     generateMs: Math.round(genMs),
     sealAtStartMs: Math.round(adoptMs),
     verifyMs: Math.round(intact.ms),
+    verifyCpuMs: Math.round(intact.cpuMs),
     verifyRecordsPerS: Math.round(records / (intact.ms / 1000)),
+    verifyRecordsPerCpuS: Math.round(records / (intact.cpuMs / 1000)),
     tamperedVerifyMs: Math.round(tampered.ms),
-    tamperedSays: tampered.out.split('\n').pop(),
+    tamperedVerifyCpuMs: Math.round(tampered.cpuMs),
+    tamperedSays: tampered.out.split('\n').find((l) => /: record \d+ \(/.test(l)),
   };
 
   process.stdout.write('\nwtmp appends/s, utmpsd, C client (utmps-bench -o wtmp), median of ' + `${reps} x ${duration} s\n`);
-  process.stdout.write('clients  plain  --seal-key  sealed/plain\n');
-  for (const r of appendRows) process.stdout.write(`${String(r.clients).padStart(7)}  ${String(r.plainPerS).padStart(5)}  ${String(r.sealedPerS).padStart(10)}  ${r.ratio.toFixed(2).padStart(12)}\n`);
+  process.stdout.write('clients  plain  --seal-key  sealed/plain (median of paired runs)  utmpsd CPU us/append plain, sealed\n');
+  for (const r of appendRows) {
+    process.stdout.write(
+      `${String(r.clients).padStart(7)}  ${String(r.plainPerS).padStart(5)}  ${String(r.sealedPerS).padStart(10)}  ${r.ratio.toFixed(2).padStart(12)}` +
+        `${String(r.cpuUsPlain).padStart(31)}, ${r.cpuUsSealed}\n`,
+    );
+  }
   process.stdout.write(`\nverify, ${records} records (${verifyRow.wtmpMiB} MiB wtmp + ${verifyRow.sidecarMiB} MiB seals):\n`);
   process.stdout.write(`  utmpsd sealing them at start-up: ${verifyRow.sealAtStartMs} ms\n`);
-  process.stdout.write(`  utmps verify, intact: ${verifyRow.verifyMs} ms (${verifyRow.verifyRecordsPerS} records/s)\n`);
-  process.stdout.write(`  utmps verify, a byte flipped near the end: ${verifyRow.tamperedVerifyMs} ms: ${verifyRow.tamperedSays}\n`);
+  process.stdout.write(
+    `  utmps verify, intact: ${verifyRow.verifyMs} ms wall, ${verifyRow.verifyCpuMs} ms CPU (${verifyRow.verifyRecordsPerS} records/s wall, ${verifyRow.verifyRecordsPerCpuS} per CPU second)\n`,
+  );
+  process.stdout.write(`  utmps verify, a byte flipped near the end: ${verifyRow.tamperedVerifyMs} ms wall, ${verifyRow.tamperedVerifyCpuMs} ms CPU: ${verifyRow.tamperedSays}\n`);
   const out = values.out ?? join(ROOT, 'bench', 'results', 'seal.json');
   await mkdir(join(out, '..'), { recursive: true });
   await writeFile(out, JSON.stringify({ date: new Date().toISOString(), machine: info, filesystem: mount?.fsType, reps, duration, appends: appendRows, verify: verifyRow }, null, 2) + '\n');

@@ -16,6 +16,7 @@ import {
   keyAt,
   macEquals,
   macKeyOf,
+  MAC_SIZE,
   type VerificationKey,
   ZERO_MAC,
 } from './chain.js';
@@ -140,7 +141,7 @@ export function verifySealed(input: VerifyInput): VerifyResult {
       chainBroken = fail('another-key', next, `sidecar entry ${j} does not verify: the seal was rewritten from here (sealed under another key)`, when);
       break;
     }
-    prev = Buffer.from(mac);
+    prev = Buffer.from(mac.buffer, mac.byteOffset, MAC_SIZE);
     result.lastSealMs = entry.time;
     result.closed = entry.kind === 'close';
     result.firstEpoch ??= entry.epoch;

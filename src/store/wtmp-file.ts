@@ -89,10 +89,14 @@ export class WtmpFile extends RecordFile {
       } catch (e) {
         onError(e as Error);
       }
-      if (this.seal) this.sealTimer = setTimeout(() => void step(), Math.max(0, seal.nextBoundaryMs() - Date.now()) + 5).unref();
+      if (this.seal) arm();
+    };
+    // At most a minute ahead: a clock set back must not leave a timer armed for years.
+    const arm = (): void => {
+      this.sealTimer = setTimeout(() => void step(), Math.min(60_000, Math.max(0, seal.nextBoundaryMs() - Date.now()) + 5)).unref();
     };
     await this.durably(() => seal.advance(this.recordCount(), this.rawReader, this.layout.size));
-    this.sealTimer = setTimeout(() => void step(), Math.max(0, seal.nextBoundaryMs() - Date.now()) + 5).unref();
+    arm();
   }
 
   protected override companion(): GroupSync | null {
