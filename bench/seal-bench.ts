@@ -28,6 +28,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     records: { type: 'string' },
     quick: { type: 'boolean' },
+    'verify-only': { type: 'boolean' },
     out: { type: 'string' },
   },
 });
@@ -84,13 +85,19 @@ function generateWtmp(path: string, n: number): void {
 }
 
 /** Wall time and CPU time (user + system) of a command, through /usr/bin/time. */
-function timed(args: string[]): { ms: number; cpuMs: number; status: number | null; out: string } {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S', process.execPath, ...args], { encoding: 'latin1', maxBuffer: 1 << 24 });
+function timed(args: string[]): { ms: number; cpuMs: number; peakMiB: number; status: number | null; out: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...args], { encoding: 'latin1', maxBuffer: 1 << 24 });
   const lines = r.stderr.trim().split('\n');
-  const m = /^TIME ([\d.]+) ([\d.]+) ([\d.]+)$/.exec(lines.pop() ?? '');
+  const m = /^TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$/.exec(lines.pop() ?? '');
   if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
   // /usr/bin/time reports the command's own exit status as its own.
-  return { ms: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, status: r.status, out: (r.stdout + lines.join('\n')).trim() };
+  return {
+    ms: Number(m[1]) * 1000,
+    cpuMs: (Number(m[2]) + Number(m[3])) * 1000,
+    peakMiB: Math.round(Number(m[4]) / 1024),
+    status: r.status,
+    out: (r.stdout + lines.join('\n')).trim(),
+  };
 }
 
 async function main(): Promise<void> {
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
 
   // 1. Append throughput, plain vs sealed: both servers up at once, runs alternating.
   const samples: Record<number, { plain: number[]; sealed: number[]; cpuPlain: number[]; cpuSealed: number[]; ratios: number[] }> = {};
-  for (const c of clients) {
+  for (const c of values['verify-only'] ? [] : clients) {
     const servers: Record<string, Server> = {};
     for (const kind of ['plain', 'sealed']) {
       const dir = join(scratch, `${kind}-${c}`);
@@ -142,7 +149,7 @@ async function main(): Promise<void> {
     const v = spawnSync(process.execPath, [UTMPS, 'verify', '--verify-key', readFileSync(join(sealedDir, 'vk'), 'latin1').trim(), '-f', join(sealedDir, 'wtmp')], { encoding: 'latin1' });
     if (v.status !== 0) throw new Error(`the benchmark's sealed wtmp does not verify: ${v.status} ${v.stdout}${v.stderr}`);
   }
-  const appendRows = clients.map((c) => {
+  const appendRows = (values['verify-only'] ? [] : clients).map((c) => {
     const r = samples[c];
     return {
       clients: c,
@@ -189,6 +196,7 @@ async function main(): Promise<void> {
     sealAtStartMs: Math.round(adoptMs),
     verifyMs: Math.round(intact.ms),
     verifyCpuMs: Math.round(intact.cpuMs),
+    verifyPeakMiB: intact.peakMiB,
     verifyRecordsPerS: Math.round(records / (intact.ms / 1000)),
     verifyRecordsPerCpuS: Math.round(records / (intact.cpuMs / 1000)),
     tamperedVerifyMs: Math.round(tampered.ms),
@@ -207,7 +215,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nverify, ${records} records (${verifyRow.wtmpMiB} MiB wtmp + ${verifyRow.sidecarMiB} MiB seals):\n`);
   process.stdout.write(`  utmpsd sealing them at start-up: ${verifyRow.sealAtStartMs} ms\n`);
   process.stdout.write(
-    `  utmps verify, intact: ${verifyRow.verifyMs} ms wall, ${verifyRow.verifyCpuMs} ms CPU (${verifyRow.verifyRecordsPerS} records/s wall, ${verifyRow.verifyRecordsPerCpuS} per CPU second)\n`,
+    `  utmps verify, intact: ${verifyRow.verifyMs} ms wall, ${verifyRow.verifyCpuMs} ms CPU (${verifyRow.verifyRecordsPerS} records/s wall, ${verifyRow.verifyRecordsPerCpuS} per CPU second), peak RSS ${verifyRow.verifyPeakMiB} MiB\n`,
   );
   process.stdout.write(`  utmps verify, a byte flipped near the end: ${verifyRow.tamperedVerifyMs} ms wall, ${verifyRow.tamperedVerifyCpuMs} ms CPU: ${verifyRow.tamperedSays}\n`);
   const out = values.out ?? join(ROOT, 'bench', 'results', 'seal.json');

@@ -100,7 +100,7 @@ function keyOption(text: string): VerificationKey {
 
 export function report(file: string, r: VerifyResult): { status: number; out: string; err: string } {
   const range = r.firstEpoch === undefined ? '' : `, epochs ${r.firstEpoch}..${r.lastEpoch}, last seal ${iso(r.lastSealMs)}${r.closed ? ', closed' : ''}`;
-  const adopted = r.adopted > 0 ? `; ${r.adopted} of them were found unsealed and adopted by utmpsd (a crash or another writer)` : '';
+  const adopted = r.adopted > 0 ? `; ${r.adopted} of them were sealed late, when utmpsd found them without a seal (written before sealing began, after a crash, or by another writer)` : '';
   let err = r.partialSidecarBytes > 0 ? `utmps: warning: ${file}${SIDECAR_SUFFIX}: a partial last entry of ${r.partialSidecarBytes} bytes is ignored\n` : '';
   if (r.status === 'tampered' && r.finding) {
     const f = r.finding;

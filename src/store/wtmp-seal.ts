@@ -241,7 +241,7 @@ export class WtmpSeal {
     if (this.disabled) return;
     if (count > this.sealedNext) {
       this.warn(
-        `wtmp has ${count - this.sealedNext} records without a seal (from index ${this.sealedNext}): a crash, or another writer; sealing them as adopted`,
+        `wtmp has ${count - this.sealedNext} records without a seal (from index ${this.sealedNext}): written before sealing began, after a crash, or by another writer; sealing them as adopted`,
       );
       for (let from = this.sealedNext; from < count; from += 1024) {
         const n = Math.min(1024, count - from);
