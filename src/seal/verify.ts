@@ -66,11 +66,6 @@ export interface VerifyInput {
 
 const WINDOW = 4096;
 
-interface Sealed {
-  index: number;
-  digest: Buffer;
-  timeMs: number;
-}
 
 export function verifySealed(input: VerifyInput): VerifyResult {
   const { key, sidecar, digests } = input;
@@ -93,7 +88,11 @@ export function verifySealed(input: VerifyInput): VerifyResult {
   };
 
   // Step 1: the MAC chain.
-  const sealed: Sealed[] = [];
+  // Sealed records as their entry numbers in the sidecar: digests and times are read from
+  // it where they are, so a million records cost no million objects.
+  const sealed: number[] = [];
+  const sc = Buffer.from(sidecar.buffer, sidecar.byteOffset, sidecar.length);
+  const timeAt = (i: number): number => Number(sc.readBigUInt64BE(sealed[i] * ENTRY_SIZE + 24));
   let epoch = 0n;
   let k: Buffer = Buffer.from(key.key0);
   let macKey = macKeyOf(k);
@@ -159,7 +158,7 @@ export function verifySealed(input: VerifyInput): VerifyResult {
         );
         break;
       }
-      sealed.push({ index: entry.index, digest: entry.digest, timeMs: entry.time });
+      sealed.push(j);
       if (entry.kind === 'adopted') result.adopted++;
       sinceMark++;
     } else if (entry.kind === 'epoch') {
@@ -182,20 +181,20 @@ export function verifySealed(input: VerifyInput): VerifyResult {
 
   // Step 2: the records against what was sealed.
   const m = sealed.length;
-  const d = (i: number): Buffer => sealed[i].digest;
-  const w = (i: number): Buffer => Buffer.from(digests.buffer, digests.byteOffset + i * DIGEST_SIZE, DIGEST_SIZE);
-  const same = (a: Buffer, b: Buffer): boolean => a.equals(b);
+  const d = (i: number): Buffer => sc.subarray(sealed[i] * ENTRY_SIZE + 32, sealed[i] * ENTRY_SIZE + 64);
+  const dg = Buffer.from(digests.buffer, digests.byteOffset, digests.length);
+  const w = (i: number): Buffer => dg.subarray(i * DIGEST_SIZE, (i + 1) * DIGEST_SIZE);
   let p = 0;
   const common = Math.min(m, n);
-  while (p < common && same(w(p), d(p))) p++;
+  while (p < common && sc.compare(dg, p * DIGEST_SIZE, (p + 1) * DIGEST_SIZE, sealed[p] * ENTRY_SIZE + 32, sealed[p] * ENTRY_SIZE + 64) === 0) p++;
   if (p < common) {
-    return classify(p, m, n, w, d, (problem, index, detail) => fail(problem, index, detail, sealed[Math.min(index, m - 1)]?.timeMs));
+    return classify(p, m, n, w, d, (problem, index, detail) => fail(problem, index, detail, timeAt(Math.min(index, m - 1))));
   }
   if (n < m) {
     if (lastMarkAt > n) {
-      return fail('cut', n, `wtmp ends at record ${n}, but ${m} records were sealed and an epoch mark follows record ${lastMarkAt - 1}: cut before the last epoch mark`, sealed[n].timeMs);
+      return fail('cut', n, `wtmp ends at record ${n}, but ${m} records were sealed and an epoch mark follows record ${lastMarkAt - 1}: cut before the last epoch mark`, timeAt(n));
     }
-    return fail('removed', n, `records ${n}..${m - 1} were sealed but are missing from wtmp (its tail was cut)`, sealed[n].timeMs);
+    return fail('removed', n, `records ${n}..${m - 1} were sealed but are missing from wtmp (its tail was cut)`, timeAt(n));
   }
   if (chainBroken) return chainBroken;
   result.unsealedTail = n - m;

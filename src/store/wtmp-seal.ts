@@ -177,11 +177,24 @@ export class WtmpSeal {
       this.append('header', { index: 0, digest: ZERO_MAC });
       return;
     }
-    const last = Buffer.alloc(ENTRY_SIZE);
-    readAt(this.sidecarFd_, last, (this.entries - 1) * ENTRY_SIZE);
+    const two = Buffer.alloc(2 * ENTRY_SIZE);
+    const from = Math.max(0, this.entries - 2);
+    readAt(this.sidecarFd_, two, from * ENTRY_SIZE);
+    const last = two.subarray((this.entries - 1 - from) * ENTRY_SIZE, (this.entries - from) * ENTRY_SIZE);
     const entry = decodeBody(last.subarray(0, BODY_SIZE));
     if (!entry) throw new StoreError(Errno.EINVAL, `unable to use ${this.sidecarPath}: its last entry is no seal entry`);
     this.prevMac = Buffer.from(last.subarray(BODY_SIZE));
+    if (entry.epoch === this.epoch) {
+      // Sealed under our key? If not, a new key met an old sidecar: every seal from here is
+      // "sealed under another key" for both keys.
+      const before = this.entries >= 2 ? two.subarray(BODY_SIZE, ENTRY_SIZE) : ZERO_MAC;
+      if (!entryMac(this.macKey, before, this.entries - 1, last.subarray(0, BODY_SIZE)).equals(last.subarray(BODY_SIZE))) {
+        this.warn(
+          `${this.sidecarPath} was not sealed with the key in ${this.keyPath}: a new key needs a new sidecar ` +
+            '(rotate wtmp, or move wtmp and its .seal away, before starting with it); utmps verify will report it',
+        );
+      }
+    }
     this.sealedNext = entry.kind === 'record' || entry.kind === 'adopted' ? entry.index + 1 : entry.index;
     this.markAt = this.findMark();
     const chainEpoch = entry.kind === 'epoch' ? entry.newEpoch : entry.epoch;

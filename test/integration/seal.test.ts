@@ -101,6 +101,11 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
       const wrong = verify(otherKey, wtmp);
       assert.equal(wrong.status, 1);
       assert.match(wrong.stdout, /record 0 \(.*\): sealed under another key/);
+      // utmpsd started with that other key on this sidecar says so.
+      renameSync(join(dir, 'key2'), join(dir, 'key'));
+      const d2 = await startSealed(dir, ['-F', 'glibc']);
+      await d2.stop();
+      assert.match(d2.stderr(), /wtmp\.seal was not sealed with the key in .*key: a new key needs a new sidecar/);
     } finally {
       await remove();
     }
