@@ -12,7 +12,7 @@ import { detectFileLayout } from '../store/detect.js';
 import { SIDECAR_SUFFIX } from '../store/wtmp-seal.js';
 import { EXIT_REFUSED, fatalError, formatOption, parseOptions, reason, usageError, valueError } from './utmps-io.js';
 
-const USAGE = 'utmps verify --verify-key KEY [ -f FILE ] [ --seal SIDECAR ] [ --format utmps|glibc ]';
+const USAGE = 'utmps verify --verify-key KEY [ -f FILE ] [ --seal SIDECAR ] [ --format utmps|glibc ] [ --at TIME ]';
 
 const HELP = `usage: ${USAGE}
 
@@ -24,6 +24,9 @@ the last ones have no seal yet (an unsealed tail: a crash, or a writer other tha
 1 the history was tampered with: the first bad record is named, with what happened to it
 (altered, removed, inserted, reordered, sealed under another key, cut before the last
 epoch mark); 100 usage; 111 the files could not be read.
+  --at TIME   judge the seal as of TIME (ISO 8601, or unix seconds) instead of now: a seal
+              that was neither closed nor extended to within an epoch of TIME is reported
+              as cut (use the time the copy was taken when checking an old copy)
 `;
 
 const PROBLEM_TEXT: Record<Problem, string> = {
@@ -127,6 +130,7 @@ export function run(argv: string[]): number {
           file: { type: 'string', short: 'f' },
           seal: { type: 'string' },
           format: { type: 'string' },
+          at: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       }),
@@ -139,6 +143,8 @@ export function run(argv: string[]): number {
   if (positionals.length > 0) throw usageError(USAGE);
   if (values['verify-key'] === undefined) throw usageError(USAGE, '--verify-key KEY is required');
   const key = keyOption(values['verify-key']);
+  const nowMs = values.at === undefined ? Date.now() : /^\d+$/.test(values.at) ? Number(values.at) * 1000 : Date.parse(values.at);
+  if (!Number.isFinite(nowMs)) throw valueError(`--at: not a time: '${values.at}' (ISO 8601 or unix seconds)`);
   const file = values.file ?? (process.env.UTMPS_WTMP_FILE || '/var/log/wtmp');
   const sidecarPath = values.seal ?? file + SIDECAR_SUFFIX;
   // The sidecar first: a record appended meanwhile then shows as an unsealed tail, not a cut.
@@ -150,7 +156,7 @@ export function run(argv: string[]): number {
   }
   const records = digestRecords(file, formatOption(values.format));
   try {
-    const result = verifySealed({ key, sidecar, digests: records.digests, recordTime: recordTimeOf(records.fd, records.layout), nowMs: Date.now() });
+    const result = verifySealed({ key, sidecar, digests: records.digests, recordTime: recordTimeOf(records.fd, records.layout), nowMs });
     const { status, out, err } = report(file, result);
     process.stderr.write(err);
     process.stdout.write(out);

@@ -111,7 +111,7 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
     }
   });
 
-  test('epochs of 1s: the key evolves in place, earlier keys are gone from the state file, and a cut before the last epoch mark is named', async () => {
+  test('epochs of 1s: the key evolves in place, earlier keys are gone from the state file, a restart after several epochs evolves through each, and a cut before the last epoch mark is named', async () => {
     const { dir, remove } = await scratchDir('sl-');
     try {
       const keyFile = join(dir, 'key');
@@ -146,6 +146,23 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
       const ok = verify(vkey, join(dir, 'wtmp'));
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /7 records, all sealed and unchanged, epochs 0\.\.[3-9]/);
+
+      // Stopped across several boundaries: the restart marks the jump once, and the key
+      // evolves through every epoch between.
+      const stoppedAt = decodeState(readFileSync(keyFile)).epoch;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const d1 = await startSealed(dir);
+      try {
+        await appendWtmp(login(7), { path: d1.wtmpSocket });
+      } finally {
+        await d1.stop();
+      }
+      const resumed = decodeState(readFileSync(keyFile));
+      assert.ok(resumed.epoch >= stoppedAt + 2n, `${resumed.epoch} >= ${stoppedAt} + 2`);
+      assert.deepEqual(resumed.key, keyAt(k0, 0n, resumed.epoch));
+      const again = verify(vkey, join(dir, 'wtmp'));
+      assert.equal(again.status, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /8 records, all sealed and unchanged/);
 
       // wtmp cut back to its first two records: the marks after them show it.
       const cut = copyPair(dir, 'cut');
@@ -212,6 +229,10 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
       const sealedRecords = new Set<string>();
       for (let i = 0; i < sealed; i++) sealedRecords.add(bytes.subarray(i * 400, (i + 1) * 400).toString('hex'));
       for (const rec of acked) assert.ok(sealedRecords.has(rec.toString('hex')), 'an acknowledged record is sealed');
+      // Killed, so never closed: judged a day later, the seal has stopped too early.
+      const later = verify(vkey, join(dir, 'wtmp'), ['--at', String(Math.floor(Date.now() / 1000) + 86_400)]);
+      assert.equal(later.status, 1, later.stdout);
+      assert.match(later.stdout, /cut before the last epoch mark: the seal stops in epoch 0 .* and was not closed/);
 
       const d2 = await startSealed(dir);
       await appendWtmp(login(999_999), { path: d2.wtmpSocket });
