@@ -342,10 +342,17 @@ export class WtmpSeal {
     try {
       renameSync(this.sidecarPath, target);
     } catch (e) {
+      // Already moved along by whoever rotated wtmp: the new sidecar can start.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return this.startSidecar(last);
       this.disabled = true;
       this.warn(`unable to rename ${this.sidecarPath} to ${target} after wtmp rotation: ${(e as Error).message}; sealing stops until restart`);
       return;
     }
+    this.startSidecar(last);
+  }
+
+  /** A new sidecar at the usual path, its header chaining from the last MAC of the one before. */
+  private startSidecar(last: Buffer): void {
     void this.syncer.retire().catch(() => undefined);
     let fd: number;
     try {
