@@ -12,13 +12,14 @@ import { detectFileLayout } from '../store/detect.js';
 import { SIDECAR_SUFFIX } from '../store/wtmp-seal.js';
 import { EXIT_REFUSED, fatalError, formatOption, parseOptions, reason, usageError, valueError } from './utmps-io.js';
 
-const USAGE = 'utmps verify --verify-key KEY [ -f FILE ] [ --seal SIDECAR ] [ --format utmps|glibc ] [ --at TIME ]';
+const USAGE = 'utmps verify --verify-key KEY [ -f FILE ]... [ --seal SIDECAR ] [ --format utmps|glibc ] [ --at TIME ]';
 
 const HELP = `usage: ${USAGE}
 
 Checks every record of a sealed wtmp (FILE, default $UTMPS_WTMP_FILE, else /var/log/wtmp)
 against its seals (SIDECAR, default FILE.seal), with the verification key utmps seal init
-printed (KEY, or @PATH to read it from a file).
+printed (KEY, or @PATH to read it from a file). Several -f, oldest first (-f wtmp.2 -f wtmp.1
+-f wtmp): each is checked, and so is the link of each sidecar to the one before.
 Exit status: 0 every record is sealed and unchanged; 2 the sealed records are intact but
 the last ones have no seal yet (an unsealed tail: a crash, or a writer other than utmpsd);
 1 the history was tampered with: the first bad record is named, with what happened to it
@@ -120,6 +121,22 @@ export function report(file: string, r: VerifyResult): { status: number; out: st
   return { status: 0, out: `${file}: ${r.records} records, all sealed and unchanged${range}${adopted}\n`, err };
 }
 
+function verifyOne(file: string, sidecarPath: string, key: VerificationKey, layout: RecordLayout | undefined, nowMs: number): VerifyResult {
+  // The sidecar first: a record appended meanwhile then shows as an unsealed tail, not a cut.
+  let sidecar: Buffer;
+  try {
+    sidecar = readFileSync(sidecarPath);
+  } catch (e) {
+    throw fatalError(`unable to read the seals ${sidecarPath}: ${reason(e)}`);
+  }
+  const records = digestRecords(file, layout);
+  try {
+    return verifySealed({ key, sidecar, digests: records.digests, recordTime: recordTimeOf(records.fd, records.layout), nowMs });
+  } finally {
+    closeSync(records.fd);
+  }
+}
+
 export function run(argv: string[]): number {
   const { values, positionals } = parseOptions(
     () =>
@@ -127,7 +144,7 @@ export function run(argv: string[]): number {
         args: argv,
         options: {
           'verify-key': { type: 'string' },
-          file: { type: 'string', short: 'f' },
+          file: { type: 'string', short: 'f', multiple: true },
           seal: { type: 'string' },
           format: { type: 'string' },
           at: { type: 'string' },
@@ -145,23 +162,23 @@ export function run(argv: string[]): number {
   const key = keyOption(values['verify-key']);
   const nowMs = values.at === undefined ? Date.now() : /^\d+$/.test(values.at) ? Number(values.at) * 1000 : Date.parse(values.at);
   if (!Number.isFinite(nowMs)) throw valueError(`--at: not a time: '${values.at}' (ISO 8601 or unix seconds)`);
-  const file = values.file ?? (process.env.UTMPS_WTMP_FILE || '/var/log/wtmp');
-  const sidecarPath = values.seal ?? file + SIDECAR_SUFFIX;
-  // The sidecar first: a record appended meanwhile then shows as an unsealed tail, not a cut.
-  let sidecar: Buffer;
-  try {
-    sidecar = readFileSync(sidecarPath);
-  } catch (e) {
-    throw fatalError(`unable to read the seals ${sidecarPath}: ${reason(e)}`);
-  }
-  const records = digestRecords(file, formatOption(values.format));
-  try {
-    const result = verifySealed({ key, sidecar, digests: records.digests, recordTime: recordTimeOf(records.fd, records.layout), nowMs });
+  const files = values.file ?? [process.env.UTMPS_WTMP_FILE || '/var/log/wtmp'];
+  if (values.seal !== undefined && files.length > 1) throw usageError(USAGE, '--seal names the sidecar of one file only');
+  let worst = 0;
+  let before: { file: string; lastMac?: Buffer } | null = null;
+  for (const file of files) {
+    const result = verifyOne(file, values.seal ?? file + SIDECAR_SUFFIX, key, formatOption(values.format), nowMs);
     const { status, out, err } = report(file, result);
     process.stderr.write(err);
     process.stdout.write(out);
-    return status;
-  } finally {
-    closeSync(records.fd);
+    // Rotated files given oldest first: each sidecar's header must carry the MAC the one
+    // before ended with, or a file between them is missing or was replaced.
+    if (before && status !== EXIT_REFUSED && !(before.lastMac && result.previousChain?.equals(before.lastMac))) {
+      process.stdout.write(`${file}: record 0: removed: its seal does not continue ${before.file}'s (a rotated file between them is missing or was replaced)\n`);
+      worst = EXIT_REFUSED;
+    }
+    if (status === EXIT_REFUSED || (status === EXIT_UNSEALED && worst === 0)) worst = status;
+    before = { file, lastMac: result.lastMac };
   }
+  return worst;
 }

@@ -48,6 +48,8 @@ export interface VerifyResult {
   closed: boolean;
   /** The previous chain's last MAC, from the header (zeros for the first sidecar). */
   previousChain?: Buffer;
+  /** The last verified entry's MAC: the next sidecar's header must carry it (rotation). */
+  lastMac?: Buffer;
   /** Bytes of a partial last sidecar entry, ignored. */
   partialSidecarBytes: number;
 }
@@ -143,6 +145,7 @@ export function verifySealed(input: VerifyInput): VerifyResult {
     prev = Buffer.from(mac.buffer, mac.byteOffset, MAC_SIZE);
     result.lastSealMs = entry.time;
     result.closed = entry.kind === 'close';
+    result.lastMac = prev;
     result.firstEpoch ??= entry.epoch;
     result.lastEpoch = entry.epoch;
     if (entry.kind === 'header') {

@@ -244,7 +244,7 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
     }
   });
 
-  test('rotation (mv wtmp wtmp.1, SIGHUP): the seal moves to wtmp.1.seal, a new one chains from it, both verify', async () => {
+  test('rotation (mv wtmp wtmp.1, SIGHUP): the seal moves to wtmp.1.seal, a new one chains from it, both verify, and so does the link between them', async () => {
     const { dir, remove } = await scratchDir('sl-');
     try {
       const vkey = sealInit(join(dir, 'key'), '15m');
@@ -267,6 +267,11 @@ describe('sealed wtmp (utmpsd --seal-key, utmps verify)', () => {
       const oldSide = readFileSync(join(dir, 'wtmp.1.seal'));
       const newSide = readFileSync(join(dir, 'wtmp.seal'));
       assert.deepEqual(newSide.subarray(32, 64), oldSide.subarray(oldSide.length - 32), 'the new header carries the old chain\'s last MAC');
+      const both = verify(vkey, join(dir, 'wtmp.1'), ['-f', join(dir, 'wtmp')]);
+      assert.equal(both.status, 0, both.stdout + both.stderr);
+      const swapped = verify(vkey, join(dir, 'wtmp'), ['-f', join(dir, 'wtmp.1')]);
+      assert.equal(swapped.status, 1, swapped.stdout);
+      assert.match(swapped.stdout, /wtmp\.1: record 0: removed: its seal does not continue .*wtmp's/);
     } finally {
       await remove();
     }
