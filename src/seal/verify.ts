@@ -99,7 +99,6 @@ export function verifySealed(input: VerifyInput): VerifyResult {
   let k: Buffer = Buffer.from(key.key0);
   let macKey = macKeyOf(k);
   let prev: Buffer = ZERO_MAC;
-  let sinceMark = 0;
   /** sealed.length at each epoch mark: where a closed epoch ends. */
   let lastMarkAt = 0;
   let lastMarkTime = 0;
@@ -163,13 +162,11 @@ export function verifySealed(input: VerifyInput): VerifyResult {
       }
       sealed.push(j);
       if (entry.kind === 'adopted') result.adopted++;
-      sinceMark++;
     } else if (entry.kind === 'epoch') {
       if (entry.newEpoch <= epoch) {
         chainBroken = fail('another-key', sealed.length, `sidecar entry ${j} goes back to epoch ${entry.newEpoch}`, entry.time);
         break;
       }
-      sinceMark = 0;
       lastMarkAt = sealed.length;
       lastMarkTime = entry.time;
       k = keyAt(k, epoch, entry.newEpoch);
@@ -180,7 +177,6 @@ export function verifySealed(input: VerifyInput): VerifyResult {
   }
   k.fill(0);
   result.sealed = sealed.length;
-  void sinceMark;
 
   // Step 2: the records against what was sealed.
   const m = sealed.length;
