@@ -16,6 +16,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   boot: () => import('./utmps-boot.js'),
   shutdown: () => import('./utmps-shutdown.js'),
   ship: () => import('./utmps-ship.js'),
+  seal: () => import('./utmps-seal.js'),
+  verify: () => import('./utmps-verify.js'),
 };
 
 const USAGE = `utmps ${Object.keys(COMMANDS).join('|')} [ options ] (utmps COMMAND --help for each)`;

@@ -20,6 +20,7 @@ import { UtmpFile } from '../store/utmp-file.js';
 import { defaultCreateMode } from '../store/open.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../store/record-file.js';
 import { WtmpFile } from '../store/wtmp-file.js';
+import { WtmpSeal } from '../store/wtmp-seal.js';
 import { nativeProblem } from '../sys/native.js';
 
 const USAGE = `usage: utmpsd [options]
@@ -56,6 +57,8 @@ const USAGE = `usage: utmpsd [options]
   --file-mode OCTAL          mode of files utmpsd creates (default 0640 for -F utmps,
                              0644 for -F glibc, which system tools read directly);
                              world-writable modes are refused
+  --seal-key FILE            seal wtmp forward-securely with the key state FILE (from
+                             utmps seal init); seals go to WTMP.seal (docs/SEALING.md)
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
@@ -100,6 +103,7 @@ try {
       'follow-timeout': { type: 'string' },
       'max-reads-per-uid': { type: 'string' },
       'notify-fd': { type: 'string' },
+      'seal-key': { type: 'string' },
       'rate-limit': { type: 'string' },
       'rate-burst': { type: 'string' },
       'file-mode': { type: 'string' },
@@ -202,6 +206,12 @@ try {
         'who can read all its records directly; chmod o-r it, or use --file-mode 0640 when utmpsd creates it',
     );
   }
+  let seal: WtmpSeal | undefined;
+  if (values['seal-key'] !== undefined) {
+    seal = await WtmpSeal.open(values['seal-key'], where.wtmpFile, { mode: fileMode, warn: (m) => log.warn(m) });
+    if (trust.euid === 0) checkOpenedFile(seal.sidecarPath, seal.sidecarFd, trust);
+    await wtmp.startSealing(seal, (e) => log.error(`unable to seal wtmp: ${e.message}`));
+  }
   const policy = systemPolicy({ rateLimiter: new RateLimiter(rateLimit), privateReads: values['private-reads'] ?? false });
   const inherited = systemdSockets();
   const socketFor = (service: ServiceName, path: string) => {
@@ -227,7 +237,8 @@ try {
   if (identity) {
     // Through descriptors only: every name in the state directory may be a link by now.
     // The sockets stay root's, mode 0666; the service account can still remove them.
-    handOverFds([...files.map(({ file }) => file.fd), stateDirFd], identity.uid, identity.gid);
+    // The seal key stays root's: the account writes it through the descriptor held open.
+    handOverFds([...files.map(({ file }) => file.fd), stateDirFd, ...(seal ? [seal.sidecarFd] : [])], identity.uid, identity.gid);
     becomeUser(identity);
   }
   closeSync(stateDirFd);

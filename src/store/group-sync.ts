@@ -3,7 +3,11 @@
 // its bytes are on disk. One GroupSync per open file; a retired one (log rotation) closes
 // its file once the last fsync covering its writes is done.
 
-import type { FileHandle } from 'node:fs/promises';
+/** What a GroupSync needs of a file: a FileHandle, or a bare descriptor wrapped. */
+export interface Syncable {
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
 
 export class GroupSync {
   private running: Promise<void> | null = null;
@@ -11,7 +15,7 @@ export class GroupSync {
   private retired = false;
   private closed = false;
 
-  constructor(private readonly handle: FileHandle) {}
+  constructor(private readonly handle: Syncable) {}
 
   /** Resolves once everything written to the file before this call is on stable storage. */
   sync(): Promise<void> {

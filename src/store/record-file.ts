@@ -171,20 +171,25 @@ export class RecordFile {
    * storage. The fsync may be shared with concurrent writers (group commit).
    */
   protected async durably(fn: () => void, signal?: AbortSignal): Promise<void> {
-    const syncer = await this.locked(
+    const [syncer, companion] = await this.locked(
       'write',
       () => {
         this.writes++;
         fn();
-        return this.syncer;
+        return [this.syncer, this.companion()] as const;
       },
       signal,
     );
     try {
-      await syncer.sync();
+      await (companion ? Promise.all([syncer.sync(), companion.sync()]) : syncer.sync());
     } catch (e) {
       throw new StoreError(errnoOf(e), `unable to sync ${this.path}: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  /** Another file written under the same lock and made durable in the same commit (the wtmp seal). */
+  protected companion(): GroupSync | null {
+    return null;
   }
 
   protected fileSize(): number {

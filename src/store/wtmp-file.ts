@@ -9,7 +9,10 @@
 import { type FSWatcher, fstatSync, statSync, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { RECORD_SIZE } from '../record/layout.js';
+import { readAt } from './block-read.js';
+import type { GroupSync } from './group-sync.js';
 import { RecordFile, type RecordFileOptions } from './record-file.js';
+import type { WtmpSeal } from './wtmp-seal.js';
 
 interface FileIdentity {
   dev: number;
@@ -32,6 +35,9 @@ export class WtmpFile extends RecordFile {
   /** Notices appends by other processes (another daemon, glibc) while anyone listens. */
   private watcher: FSWatcher | null = null;
   private identity: FileIdentity;
+  /** The forward-secure seal (utmpsd --seal-key), and the timer of its next epoch. */
+  private seal: WtmpSeal | null = null;
+  private sealTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     path: string,
@@ -61,10 +67,47 @@ export class WtmpFile extends RecordFile {
     await this.followRotation();
     await this.durably(() => {
       // A partial tail is replaced, never extended: append at the last whole record.
-      this.writeRecord(this.recordCount(), fileRecord, this.fileSize());
+      const index = this.recordCount();
+      this.seal?.advance(index, this.rawReader, this.layout.size);
+      this.writeRecord(index, fileRecord, this.fileSize());
+      this.seal?.sealRecord(index, fileRecord);
     }, signal);
     this.changed();
   }
+
+  /**
+   * Seals every record from now on (docs/SEALING.md): records already in the file without a
+   * seal are adopted, epochs passed are marked, and a timer marks each epoch as it ends.
+   */
+  async startSealing(seal: WtmpSeal, onError: (e: Error) => void): Promise<void> {
+    this.seal = seal;
+    const step = async (): Promise<void> => {
+      this.sealTimer = null;
+      try {
+        await this.followRotation(false);
+        await this.durably(() => seal.advance(this.recordCount(), this.rawReader, this.layout.size));
+      } catch (e) {
+        onError(e as Error);
+      }
+      if (this.seal) arm();
+    };
+    // At most a minute ahead: a clock set back must not leave a timer armed for years.
+    const arm = (): void => {
+      this.sealTimer = setTimeout(() => void step(), Math.min(60_000, Math.max(0, seal.nextBoundaryMs() - Date.now()) + 5)).unref();
+    };
+    await this.durably(() => seal.advance(this.recordCount(), this.rawReader, this.layout.size));
+    arm();
+  }
+
+  protected override companion(): GroupSync | null {
+    return this.seal?.syncer ?? null;
+  }
+
+  private readonly rawReader = (from: number, n: number): Buffer => {
+    const size = this.layout.size;
+    const buf = Buffer.alloc(n * size);
+    return buf.subarray(0, Math.floor(readAt(this.handle.fd, buf, from * size) / size) * size);
+  };
 
   /** Subscribes to changes (our appends, other writers, rotation); returns the unsubscribe. */
   onChange(listener: ChangeListener): () => void {
@@ -106,6 +149,11 @@ export class WtmpFile extends RecordFile {
 
   override async close(): Promise<void> {
     this.unwatchFile();
+    if (this.sealTimer) clearTimeout(this.sealTimer);
+    const seal = this.seal;
+    this.seal = null;
+    await this.queue.idle();
+    await seal?.close();
     await super.close();
   }
 
@@ -122,6 +170,7 @@ export class WtmpFile extends RecordFile {
     this.reopenRequested = false;
     const fresh = await RecordFile.openHandle(this.path, this.options);
     // Work under the lock is synchronous, so nothing is half done on the old descriptor.
+    this.seal?.rotate(this.handle.fd);
     this.replaceHandle(fresh);
     this.identity = identityOf(fresh.fd);
     this.generation++;
