@@ -9,9 +9,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   last: () => import('./utmps-last.js'),
   dump: () => import('./utmps-dump.js'),
   convert: () => import('./utmps-convert.js'),
+  reap: () => import('./utmps-reap.js'),
 };
 
-const USAGE = 'utmps who|last|dump|convert [ options ] (utmps COMMAND --help for each)';
+const USAGE = 'utmps who|last|dump|convert|reap [ options ] (utmps COMMAND --help for each)';
 
 const HELP = `usage: ${USAGE}
 
@@ -19,6 +20,7 @@ const HELP = `usage: ${USAGE}
   last      login history from wtmp, newest first              like util-linux last
   dump      records as text, and back with --reverse           like util-linux utmpdump
   convert   a utmp/wtmp file between the utmps and glibc layouts
+  reap      end the sessions whose process died without logging out (root)
 `;
 
 async function main(argv: string[]): Promise<number> {
