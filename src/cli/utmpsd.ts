@@ -16,6 +16,7 @@ import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.js';
 import { Utmpsd } from '../server/utmpsd.js';
 import { DEFAULT_REAP_POLL_MS, Reaper } from '../server/reaper.js';
+import { openFileLimit } from '../host/liveness.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { defaultCreateMode } from '../store/open.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../store/record-file.js';
@@ -60,6 +61,15 @@ const USAGE = `usage: utmpsd [options]
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
+
+/**
+ * Watches may use the fds no connection can need: the open-file limit less every
+ * connection, and a margin for the files, sockets and Node's own.
+ */
+function pidfdBudget(connections: number): number {
+  const limit = openFileLimit();
+  return limit === null ? 0 : Math.max(0, limit - connections - 256);
+}
 
 function die(code: number, message: string): never {
   process.stderr.write(`utmpsd: fatal: ${message}\n`);
@@ -202,7 +212,7 @@ try {
   };
   const reaper = values['no-reap']
     ? undefined
-    : await Reaper.start({ utmp, wtmp, log, pollMs: reapPollMs, pidfds: reapWith === 'pidfd' });
+    : await Reaper.start({ utmp, wtmp, log, pollMs: reapPollMs, pidfds: reapWith === 'pidfd', maxPidfds: pidfdBudget(maxConnections) });
   server = await Utmpsd.start({
     reaper,
     sockets: { utmp: socketFor('utmp', where.utmpSocket), wtmp: socketFor('wtmp', where.wtmpSocket) },

@@ -130,3 +130,9 @@ export function inOurPidNamespace(pid: number, proc = '/proc'): boolean {
   if (ours && theirs) return ours.dev === theirs.dev && ours.ino === theirs.ino;
   return nsPidDepth('self', proc) === 1 && nsPidDepth(pid, proc) === 1;
 }
+
+/** The soft limit on open files (Node raises it to the hard limit at start), or null. */
+export function openFileLimit(proc = '/proc'): number | null {
+  const m = readProc(`${proc}/self/limits`)?.match(/^Max open files\s+(\d+)/m);
+  return m ? Number(m[1]) : null;
+}

@@ -27,6 +27,11 @@ export interface ReaperOptions {
   pollMs?: number;
   /** false: check every process in /proc, as where pidfd_open is missing (bench, tests). */
   pidfds?: boolean;
+  /**
+   * At most this many pidfds; past it, processes are checked in /proc. The fds a
+   * connection needs must never go to watches (cli/utmpsd.ts keeps them out of it).
+   */
+  maxPidfds?: number;
   host?: Host;
   /** Where the namespace test looks (tests). */
   inOurNamespace?: (pid: number) => boolean;
@@ -71,6 +76,7 @@ export class Reaper {
   private nextToken = 1;
   private pidfds: boolean;
   private reaped = 0;
+  private openPidfds = 0;
   private pending = new Set<Promise<void>>();
   private closed = false;
   private carry = Buffer.alloc(0);
@@ -101,9 +107,7 @@ export class Reaper {
   }
 
   stats(): ReaperStats {
-    let fds = 0;
-    for (const w of this.byToken.values()) if (w.fd !== null) fds++;
-    return { watched: this.bySlot.size, pidfds: fds, polled: this.polled.size, reaped: this.reaped };
+    return { watched: this.bySlot.size, pidfds: this.openPidfds, polled: this.polled.size, reaped: this.reaped };
   }
 
   /**
@@ -135,10 +139,15 @@ export class Reaper {
     return known;
   }
 
+  /** The putline that wrote the entry has succeeded: a failure here is only logged. */
   private consider(record: Buffer): void {
-    const verdict = judge(record, this.host);
-    if (verdict.kind === 'gone') this.reap(record, verdict.why);
-    else if (verdict.kind === 'alive') this.watch(record, verdict.start);
+    try {
+      const verdict = judge(record, this.host);
+      if (verdict.kind === 'gone') this.reap(record, verdict.why);
+      else if (verdict.kind === 'alive') this.watch(record, verdict.start);
+    } catch (e) {
+      this.options.log.error(`reaper: unable to watch pid ${entryPid(record)}: ${(e as Error).message}`);
+    }
   }
 
   private watch(record: Buffer, start: number): void {
@@ -157,8 +166,17 @@ export class Reaper {
       this.nextToken = (this.nextToken % 0xffffffff) + 1;
       this.byToken.set(w.token, w);
       this.byProcess.set(processKey, w);
-      if (fd === null) this.poll(w);
-      else addPidWatch(fd, w.token);
+      if (fd !== null) {
+        try {
+          addPidWatch(fd, w.token);
+        } catch {
+          // No room in the epoll set (ENOMEM, ENOSPC): check this one in /proc.
+          closeSync(fd);
+          this.openPidfds--;
+          w.fd = null;
+        }
+      }
+      if (w.fd === null) this.poll(w);
     }
     w.entries.set(slot, record);
     this.bySlot.set(slot, w);
@@ -166,7 +184,7 @@ export class Reaper {
 
   /** A pidfd pinned to the process that started at `start`, null to poll, or 'gone'. */
   private openPidfd(pid: number, start: number): number | null | 'gone' {
-    if (!this.pidfds) return null;
+    if (!this.pidfds || this.openPidfds >= (this.options.maxPidfds ?? Infinity)) return null;
     let fd: number;
     try {
       fd = pidfdOpen(pid);
@@ -186,6 +204,7 @@ export class Reaper {
       closeSync(fd);
       return 'gone';
     }
+    this.openPidfds++;
     return fd;
   }
 
@@ -221,6 +240,7 @@ export class Reaper {
         // already out of the set
       }
       closeSync(w.fd);
+      this.openPidfds--;
       w.fd = null;
     }
   }

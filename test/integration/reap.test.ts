@@ -198,6 +198,23 @@ describe('utmpsd reaps sessions whose process died', () => {
   });
 });
 
+describe('utmpsd reaps after dropping root', () => {
+  test('utmpsd --user nobody: a root session killed with -9 is still reaped (namespace read from NSpid)', async () => {
+    const d = await startUtmpsd({ format: 'glibc', extra: ['--user', 'nobody', '--group', '43'] });
+    try {
+      const sleeper = session();
+      await put(d, { type: 'USER_PROCESS', pid: sleeper.pid, line: 'pts/76', id: 's/76', user: 'root', tvSec: nowSec() });
+      await sleepMs(200);
+      assert.equal(entryOn(d.utmpFile, 'pts/76')?.typeName, 'USER_PROCESS');
+      await killed(sleeper);
+      await until('reaped by the unprivileged server', () => entryOn(d.utmpFile, 'pts/76')?.typeName === 'DEAD_PROCESS');
+      await until('its logout in wtmp', () => fileEntries(d.wtmpFile).length === 1);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('utmpsd at start', () => {
   const dirs: string[] = [];
   after(async () => {
