@@ -62,8 +62,8 @@ function slotKey(record: Buffer): string {
   return `l${record.subarray(L.line, L.line + FIELD_SIZE.line).toString('latin1').replace(/\0.*$/s, '')}`;
 }
 
+/** The addon's one exit pipe, read for as long as the process lives. */
 let pipeReader: Socket | null = null;
-let pipeFd = -1;
 
 export class Reaper {
   private readonly host: Host;
@@ -283,8 +283,7 @@ export class Reaper {
 
   private listen(): void {
     if (!pipeReader) {
-      pipeFd = startPidWatch();
-      pipeReader = new Socket({ fd: pipeFd, readable: true, writable: false });
+      pipeReader = new Socket({ fd: startPidWatch(), readable: true, writable: false });
       pipeReader.unref();
     }
     pipeReader.on('data', this.onData);
