@@ -146,8 +146,9 @@ async function measure(name: string, args: string[], pids: number[], reaps: bool
           for (let r = 0; r < RUNS; r++) {
             const p = spawn('sleep', ['100000'], { stdio: 'ignore' });
             await sleep(20);
+            // ids "~0"... match none of the prefilled base-36 ids: the put appends at N + r.
             const index = N + r;
-            await session.put({ type: 'USER_PROCESS', pid: p.pid!, line: `k/${r}`, id: `k${r}`, user: 'root', tvSec: Math.floor(Date.now() / 1000) + 1 });
+            await session.put({ type: 'USER_PROCESS', pid: p.pid!, line: `k/${r}`, id: `~${r}`, user: 'root', tvSec: Math.floor(Date.now() / 1000) + 1 });
             const exited = new Promise((res) => p.once('exit', res));
             const t0 = performance.now();
             p.kill('SIGKILL');
@@ -181,11 +182,15 @@ async function main(): Promise<void> {
   const pids = await sleepers(N);
   if (pids.length !== N) throw new Error(`started ${pids.length} of ${N} processes`);
   process.stdout.write(`started ${N} processes in ${fmt((performance.now() - t0) / 1000)} s\n`);
-  const results = [
-    await measure('--no-reap', ['--no-reap'], pids, false),
-    await measure('pidfd', ['--reap-with', 'pidfd'], pids, true),
-    await measure('proc', ['--reap-with', 'proc', '--reap-poll', String(POLL_MS)], pids, true),
-  ];
+  const results: Result[] = [];
+  for (const [name, args, reaps] of [
+    ['--no-reap', ['--no-reap'], false],
+    ['pidfd', ['--reap-with', 'pidfd'], true],
+    ['proc', ['--reap-with', 'proc', '--reap-poll', String(POLL_MS)], true],
+  ] as const) {
+    results.push(await measure(name, [...args], pids, reaps));
+    process.stdout.write(`measured ${name}\n`);
+  }
   const base = results[0];
   process.stdout.write('\n| utmpsd | ready after | VmRSS | over --no-reap | per session | open fds | idle CPU | reap p50 | p95 | max |\n');
   process.stdout.write('|---|---|---|---|---|---|---|---|---|---|\n');
