@@ -10,9 +10,10 @@
 // missing). For each: the time to readiness (the start-up pass arms every watch), VmRSS,
 // open fds, CPU used over an idle 10 s; then --runs times: a fresh process, its putline
 // through the socket, kill -9, and the time until the entry reads DEAD_PROCESS in the file.
+// Then bench/reap-heap.ts: the JS heap the reaper keeps per session, after forced GCs.
 // Scratch on a real disk (os.tmpdir()), as the other benches.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -201,6 +202,9 @@ async function main(): Promise<void> {
       `| ${r.name} | ${fmt(r.readyMs, 0)} ms | ${fmt(r.rssKb / 1024)} MiB | ${fmt(extra / 1024)} MiB | ${fmt((extra * 1024) / N, 0)} B | ${r.fds} | ${fmt(r.cpuPct, 2)} % | ${lat.join(' | ')} |\n`,
     );
   }
+  // Polled watches: the one set entry more than pidfd watches hold.
+  const heap = spawnSync(process.execPath, ['--expose-gc', join(ROOT, 'dist', 'bench', 'reap-heap.js'), String(N)], { encoding: 'utf8' });
+  process.stdout.write(`\nretained by the reaper in JS, per session (fake host, /proc mode, after gc): ${heap.stdout.trim() || heap.stderr}\n`);
   cleanup();
 }
 

@@ -37,15 +37,34 @@ export interface ReaperOptions {
   inOurNamespace?: (pid: number) => boolean;
 }
 
-/** One watched process, and the utmp slots that name it. */
+/** One watched process, and the utmp slots that name it (usually one). */
 interface Watch {
   token: number;
   pid: number;
   start: number;
   /** The pidfd in the epoll set, or null: checked in /proc. */
   fd: number | null;
-  /** Slot key -> the entry as written (the reap checks it still holds the pid and type). */
-  entries: Map<string, Buffer>;
+  slots: Slot[];
+}
+
+/**
+ * A watched utmp entry. Only its first bytes are kept (type, pid, line, id): what finding
+ * it again, checking it and the log need. A few hundred bytes a session in all.
+ */
+interface Slot {
+  key: string;
+  /** The head as latin1 text: cheaper to keep than a Buffer object. */
+  head: string;
+  watch: Watch;
+}
+
+const HEAD = L.user;
+
+/** A whole record again from a kept head (the rest zero): what rewriteIfHeld matches on. */
+function fromHead(head: string): Buffer {
+  const rec = Buffer.alloc(L.size);
+  rec.write(head, 0, 'latin1');
+  return rec;
 }
 
 export interface ReaperStats {
@@ -68,8 +87,8 @@ let pipeReader: Socket | null = null;
 export class Reaper {
   private readonly host: Host;
   private readonly byToken = new Map<number, Watch>();
-  private readonly byProcess = new Map<string, Watch>();
-  private readonly bySlot = new Map<string, Watch>();
+  private readonly byPid = new Map<number, Watch>();
+  private readonly bySlot = new Map<string, Slot>();
   private readonly polled = new Set<Watch>();
   private readonly peerInNs = new WeakMap<Peer, boolean>();
   private pollTimer: NodeJS.Timeout | null = null;
@@ -117,7 +136,7 @@ export class Reaper {
    */
   private async scan(): Promise<void> {
     const all = await this.options.utmp.getall(newCursor());
-    for (let off = 0; off < all.length; off += L.size) this.consider(Buffer.from(all.subarray(off, off + L.size)));
+    for (let off = 0; off < all.length; off += L.size) this.consider(all.subarray(off, off + L.size));
   }
 
   /** A putline went through: watch the entry's process, or stop watching the slot. */
@@ -126,7 +145,7 @@ export class Reaper {
     this.forget(slotKey(record));
     if (!WATCHED_TYPES.has(recordType(record))) return;
     if (!this.writerInOurNamespace(peer)) return;
-    this.consider(Buffer.from(record));
+    this.consider(record);
   }
 
   private writerInOurNamespace(peer: Peer): boolean {
@@ -152,20 +171,24 @@ export class Reaper {
 
   private watch(record: Buffer, start: number): void {
     const pid = entryPid(record);
-    const slot = slotKey(record);
-    this.forget(slot);
-    const processKey = `${pid}@${start}`;
-    let w = this.byProcess.get(processKey);
+    const key = slotKey(record);
+    this.forget(key);
+    let w = this.byPid.get(pid);
+    // The same pid, another start: the process we watched is gone and its pid reused.
+    if (w && w.start !== start) {
+      this.exited(w);
+      w = undefined;
+    }
     if (!w) {
       const fd = this.openPidfd(pid, start);
       if (fd === 'gone') {
         this.reap(record, 'exited');
         return;
       }
-      w = { token: this.nextToken, pid, start, fd, entries: new Map() };
+      w = { token: this.nextToken, pid, start, fd, slots: [] as Slot[] };
       this.nextToken = (this.nextToken % 0xffffffff) + 1;
       this.byToken.set(w.token, w);
-      this.byProcess.set(processKey, w);
+      this.byPid.set(pid, w);
       if (fd !== null) {
         try {
           addPidWatch(fd, w.token);
@@ -178,8 +201,11 @@ export class Reaper {
       }
       if (w.fd === null) this.poll(w);
     }
-    w.entries.set(slot, record);
-    this.bySlot.set(slot, w);
+    const slot: Slot = { key, head: record.toString('latin1', 0, HEAD), watch: w };
+    // Most processes hold one entry: an array of exactly one, not one grown by push.
+    if (w.slots.length === 0) w.slots = [slot];
+    else w.slots.push(slot);
+    this.bySlot.set(key, slot);
   }
 
   /** A pidfd pinned to the process that started at `start`, null to poll, or 'gone'. */
@@ -221,17 +247,18 @@ export class Reaper {
     this.pollTimer.unref();
   }
 
-  private forget(slot: string): void {
-    const w = this.bySlot.get(slot);
-    if (!w) return;
-    this.bySlot.delete(slot);
-    w.entries.delete(slot);
-    if (w.entries.size === 0) this.drop(w);
+  private forget(key: string): void {
+    const slot = this.bySlot.get(key);
+    if (!slot) return;
+    this.bySlot.delete(key);
+    const w = slot.watch;
+    w.slots.splice(w.slots.indexOf(slot), 1);
+    if (w.slots.length === 0) this.drop(w);
   }
 
   private drop(w: Watch): void {
     this.byToken.delete(w.token);
-    this.byProcess.delete(`${w.pid}@${w.start}`);
+    if (this.byPid.get(w.pid) === w) this.byPid.delete(w.pid);
     this.polled.delete(w);
     if (w.fd !== null) {
       try {
@@ -246,15 +273,16 @@ export class Reaper {
   }
 
   private exited(w: Watch): void {
-    const entries = [...w.entries.entries()];
-    for (const [slot] of entries) this.bySlot.delete(slot);
-    w.entries.clear();
+    const slots = w.slots;
+    w.slots = [];
+    for (const slot of slots) this.bySlot.delete(slot.key);
     this.drop(w);
-    for (const [, record] of entries) this.reap(record, 'exited');
+    for (const slot of slots) this.reap(fromHead(slot.head), 'exited');
   }
 
   private reap(record: Buffer, why: string): void {
-    const task = this.write(record, why).catch((e: Error) =>
+    // Ours: the request's bytes may be reused once the putline has been answered.
+    const task = this.write(Buffer.from(record), why).catch((e: Error) =>
       this.options.log.error(`reaper: unable to end the session of pid ${entryPid(record)}: ${e.message}`),
     );
     this.pending.add(task);
