@@ -83,7 +83,8 @@ function cpuTicks(pid: number): number {
 
 async function startUtmpsd(dir: string, args: string[]): Promise<{ child: ChildProcess; readyMs: number; log: () => string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [UTMPSD, '--state-dir', dir, '--notify-fd', '3', '-q', ...args], {
+  // As bin/utmpsd runs it.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', UTMPSD, '--state-dir', dir, '--notify-fd', '3', '-q', ...args], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
