@@ -13,6 +13,10 @@ import { appendWtmp, UtmpSession } from '../../src/client/index.js';
 import { buildRecord, decodeEntry, type EntryInput, type UtmpEntry } from '../../src/record/index.js';
 import { GLIBC_LAYOUT } from '../../src/record/layout.js';
 import { procBootTime } from '../../src/host/liveness.js';
+import { Logger } from '../../src/server/log.js';
+import { Reaper } from '../../src/server/reaper.js';
+import { newCursor, UtmpFile } from '../../src/store/utmp-file.js';
+import { WtmpFile } from '../../src/store/wtmp-file.js';
 import { makeDir } from '../helpers/daemon-common.js';
 import { BIN, ROOT } from '../helpers/paths.js';
 import { spawnUtmpsd, startUtmpsd, type Utmpsd, utmpsdArgs } from '../helpers/utmpsd.js';
@@ -302,6 +306,33 @@ describe('utmpsd at start', () => {
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
+    }
+  });
+});
+
+describe('the pidfd budget', () => {
+  test('past maxPidfds, processes are checked in /proc instead, and still reaped', async () => {
+    const dir = await makeDir('rp-');
+    const utmp = await UtmpFile.open(join(dir, 'utmp'), { layout: GLIBC_LAYOUT });
+    const wtmp = await WtmpFile.open(join(dir, 'wtmp'), { layout: GLIBC_LAYOUT });
+    const reaper = await Reaper.start({ utmp, wtmp, log: new Logger('test', 'quiet'), maxPidfds: 1, pollMs: 100 });
+    try {
+      const peer = { uid: 0, gid: 0, pid: process.pid };
+      const sleepers = [session(), session()];
+      for (const [i, p] of sleepers.entries()) {
+        const record = buildRecord({ type: 'USER_PROCESS', pid: p.pid, line: `pts/9${i}`, id: `b${i}`, user: 'root', tvSec: nowSec() });
+        await utmp.putline(newCursor(), record);
+        reaper.written(record, peer);
+      }
+      assert.deepEqual(reaper.stats(), { watched: 2, pidfds: 1, polled: 1, reaped: 0 });
+      for (const p of sleepers) await killed(p);
+      await until('both reaped', () => reaper.stats().reaped === 2);
+      assert.deepEqual(fileEntries(join(dir, 'utmp')).map((e) => e.typeName), ['DEAD_PROCESS', 'DEAD_PROCESS']);
+      assert.deepEqual(reaper.stats(), { watched: 0, pidfds: 0, polled: 0, reaped: 2 });
+    } finally {
+      await reaper.close();
+      await Promise.all([utmp.close(), wtmp.close()]);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
