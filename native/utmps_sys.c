@@ -408,9 +408,9 @@ static napi_value getpwuid_async(napi_env env, napi_callback_info info)
 
 /* ---- misc ---- */
 
-/* sd_notify: one datagram to an AF_UNIX socket ('@' starts an abstract name).
- * Node has no Unix datagram sockets. */
-static napi_value notify_datagram(napi_env env, napi_callback_info info)
+/* One datagram to an AF_UNIX socket ('@' starts an abstract name): sd_notify, and utmps
+ * ship's unix:// and journal targets. Node has no Unix datagram sockets. */
+static napi_value send_unix_datagram(napi_env env, napi_callback_info info, int flags)
 {
   napi_value argv[2];
   char path[sizeof ((struct sockaddr_un *)0)->sun_path + 1];
@@ -427,39 +427,150 @@ static napi_value notify_datagram(napi_env env, napi_callback_info info)
   if (path[0] == '@') sa.sun_path[0] = 0;
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return int_value(env, -errno);
-  ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+  ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL | flags, (struct sockaddr *)&sa,
                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
   int e = r < 0 ? errno : 0;
   close(fd);
   return int_value(env, -e);
 }
 
-/* ---- ship: one datagram without waiting ----
- * utmps ship's unix:// and journal targets. Like notify_datagram, but MSG_DONTWAIT: a
- * receiver whose queue is full gives -EAGAIN instead of blocking the event loop (and
- * SIGTERM with it); the caller waits and retries. */
+static napi_value notify_datagram(napi_env env, napi_callback_info info)
+{
+  return send_unix_datagram(env, info, 0);
+}
+
+/* MSG_DONTWAIT: a receiver whose queue is full gives -EAGAIN instead of blocking the event
+ * loop (and SIGTERM with it); utmps ship waits and retries. */
 static napi_value send_datagram_nowait(napi_env env, napi_callback_info info)
 {
+  return send_unix_datagram(env, info, MSG_DONTWAIT);
+}
+
+/* ---- process exit watch (utmpsd's reaper) ----
+ *
+ * A pidfd becomes readable when its process exits. Node cannot poll such an fd, so every
+ * watched pidfd sits in one epoll set, and one thread of ours waits on it and writes the
+ * 32-bit token of each exited process into a pipe, which Node reads like any pipe. Per
+ * watched process: the pidfd and one epoll entry. EPOLLONESHOT: an exited process is
+ * reported once, not for as long as its pidfd stays open. */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static int watch_epfd = -1;
+static int watch_pipe[2] = { -1, -1 };
+
+static void *watch_thread(void *arg)
+{
+  (void)arg;
+  struct epoll_event ev[64];
+  for (;;) {
+    int n = epoll_wait(watch_epfd, ev, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+      uint32_t token = ev[i].data.u32;
+      ssize_t w;
+      do w = write(watch_pipe[1], &token, sizeof token);
+      while (w < 0 && errno == EINTR);
+      /* The reader is gone (the process is ending): nothing left to tell. */
+      if (w < 0) return NULL;
+    }
+  }
+}
+
+/* pidfdOpen(pid) -> fd or -errno (ENOSYS before Linux 5.3). */
+static napi_value pidfd_open_fn(napi_env env, napi_callback_info info)
+{
+  napi_value argv[1];
+  int32_t pid;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) {
+    napi_throw_type_error(env, NULL, "pid must be a number");
+    return NULL;
+  }
+  if (pid <= 0) return int_value(env, -EINVAL);
+  long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  return int_value(env, fd < 0 ? -errno : (int32_t)fd);
+}
+
+/* pidWatchStart() -> the pipe's read end (the same one on every call), or -errno. */
+static napi_value pid_watch_start(napi_env env, napi_callback_info info)
+{
+  (void)info;
+  if (watch_epfd >= 0) return int_value(env, watch_pipe[0]);
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return int_value(env, -errno);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(epfd);
+    return int_value(env, -e);
+  }
+  watch_epfd = epfd;
+  watch_pipe[0] = p[0];
+  watch_pipe[1] = p[1];
+  /* Signals stay with Node's own thread. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  int e = pthread_create(&t, &attr, watch_thread, NULL);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (e != 0) {
+    close(epfd);
+    close(p[0]);
+    close(p[1]);
+    watch_epfd = watch_pipe[0] = watch_pipe[1] = -1;
+    return int_value(env, -e);
+  }
+  return int_value(env, p[0]);
+}
+
+/* pidWatchAdd(pidfd, token) -> 0 or -errno; pidWatchRemove(pidfd) -> 0 or -errno. */
+static napi_value pid_watch_add(napi_env env, napi_callback_info info)
+{
   napi_value argv[2];
-  char path[sizeof ((struct sockaddr_un *)0)->sun_path + 1];
-  void *data;
-  size_t len, plen;
+  int32_t fd;
+  uint32_t token;
   if (!get_args(env, info, 2, argv)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok) return NULL;
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return NULL;
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  if (plen == 0 || plen >= sizeof sa.sun_path) return int_value(env, -EINVAL);
-  memcpy(sa.sun_path, path, plen);
-  if (path[0] == '@') sa.sun_path[0] = 0;
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return int_value(env, -errno);
-  ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
-                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
-  int e = r < 0 ? errno : 0;
-  close(fd);
-  return int_value(env, -e);
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || !get_uint(env, argv[1], &token)) {
+    napi_throw_type_error(env, NULL, "pidWatchAdd(fd, token) takes numbers");
+    return NULL;
+  }
+  if (watch_epfd < 0) return int_value(env, -EBADF);
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u32 = token;
+  return int_value(env, epoll_ctl(watch_epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0);
+}
+
+static napi_value pid_watch_remove(napi_env env, napi_callback_info info)
+{
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fd must be a number");
+    return NULL;
+  }
+  if (watch_epfd < 0) return int_value(env, -EBADF);
+  return int_value(env, epoll_ctl(watch_epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0);
 }
 
 NAPI_MODULE_INIT()
@@ -475,6 +586,10 @@ NAPI_MODULE_INIT()
     { "getpwuidAsync", NULL, getpwuid_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "notifyDatagram", NULL, notify_datagram, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sendDatagramNowait", NULL, send_datagram_nowait, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pidfdOpen", NULL, pidfd_open_fn, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pidWatchStart", NULL, pid_watch_start, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pidWatchAdd", NULL, pid_watch_add, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pidWatchRemove", NULL, pid_watch_remove, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

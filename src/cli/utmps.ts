@@ -13,6 +13,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ run(argv: string[]): num
   timeline: () => import('./utmps-timeline.js'),
   dump: () => import('./utmps-dump.js'),
   convert: () => import('./utmps-convert.js'),
+  reap: () => import('./utmps-reap.js'),
   boot: () => import('./utmps-boot.js'),
   shutdown: () => import('./utmps-shutdown.js'),
   ship: () => import('./utmps-ship.js'),

@@ -16,6 +16,8 @@ import { notifyFd, sdNotify } from '../server/readiness.js';
 import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.js';
 import { Utmpsd } from '../server/utmpsd.js';
+import { DEFAULT_REAP_POLL_MS, Reaper } from '../server/reaper.js';
+import { openFileLimit } from '../host/liveness.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { defaultCreateMode } from '../store/open.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../store/record-file.js';
@@ -59,9 +61,24 @@ const USAGE = `usage: utmpsd [options]
                              world-writable modes are refused
   --seal-key FILE            seal wtmp forward-securely with the key state FILE (from
                              utmps seal init); seals go to WTMP.seal (docs/SEALING.md)
+  --no-reap                  do not end the utmp sessions whose process died
+                             without logging out (docs/REAPING.md)
+  --reap-with pidfd|proc     how to learn of a process's exit: a pidfd (default),
+                             or a look in /proc every --reap-poll ms
+  --reap-poll MS             /proc check interval where pidfds are unavailable
+                             (default ${DEFAULT_REAP_POLL_MS})
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
+
+/**
+ * Watches may use the fds no connection can need: the open-file limit less every
+ * connection, and a margin for the files, sockets and Node's own.
+ */
+function pidfdBudget(connections: number): number {
+  const limit = openFileLimit();
+  return limit === null ? 0 : Math.max(0, limit - connections - 256);
+}
 
 function die(code: number, message: string): never {
   process.stderr.write(`utmpsd: fatal: ${message}\n`);
@@ -108,6 +125,9 @@ try {
       'rate-burst': { type: 'string' },
       'file-mode': { type: 'string' },
       'private-reads': { type: 'boolean' },
+      'no-reap': { type: 'boolean' },
+      'reap-with': { type: 'string' },
+      'reap-poll': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       quiet: { type: 'boolean', short: 'q' },
     },
@@ -168,6 +188,9 @@ if ((fileMode & 0o002) !== 0) {
 if ((fileMode & 0o020) !== 0) {
   log.warn(`--file-mode ${modeText}: every member of the files' group can forge and erase records without asking the daemon`);
 }
+const reapWith = values['reap-with'] ?? 'pidfd';
+if (reapWith !== 'pidfd' && reapWith !== 'proc') die(100, `--reap-with must be pidfd or proc, got '${reapWith}'`);
+const reapPollMs = count('--reap-poll', values['reap-poll'], DEFAULT_REAP_POLL_MS, 1);
 const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
 let identity: Identity | undefined;
 if (values.user !== undefined) {
@@ -218,12 +241,16 @@ try {
     const fd = inherited?.get(service);
     return fd === undefined ? { path } : { fd };
   };
+  const reaper = values['no-reap']
+    ? undefined
+    : await Reaper.start({ utmp, wtmp, log, pollMs: reapPollMs, pidfds: reapWith === 'pidfd', maxPidfds: pidfdBudget(maxConnections) });
   server = await Utmpsd.start({
     sockets: {
       utmp: socketFor('utmp', where.utmpSocket),
       wtmp: socketFor('wtmp', where.wtmpSocket),
       ...(btmp && { btmp: socketFor('btmp', where.btmpSocket) }),
     },
+    reaper,
     utmp,
     wtmp,
     btmp,

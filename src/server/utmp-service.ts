@@ -16,6 +16,8 @@ export interface ServiceEvents {
    * plural ("putline refusals"): the log summarises a non-root peer's events per kind.
    */
   report(reason: string, message: string): void;
+  /** A putline is on disk (utmpsd's reaper watches the entry's process). */
+  written?(record: Buffer): void;
 }
 
 export class UtmpService implements ServiceHandler {
@@ -83,6 +85,7 @@ export class UtmpService implements ServiceHandler {
           return statusAnswer(refusal.errno);
         }
         await this.file.putline(this.cursor, request.record, signal);
+        this.events.written?.(request.record);
         return statusAnswer(Errno.OK);
       }
       default:

@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import { LogSummary } from './log-summary.js';
 import type { Peer, Policy } from './policy.js';
 import { ReadSlots } from './read-slots.js';
+import type { Reaper } from './reaper.js';
 import type { ServiceHandler, Session, SessionEnd, SessionTimeouts } from './session.js';
 import { attachSession } from './transport.js';
 import { type ServiceEvents, UtmpService } from './utmp-service.js';
@@ -44,6 +45,8 @@ export interface UtmpsdOptions {
   log: Logger;
   /** Window of the per-(uid, reason) log summary (log-summary.ts; default 10 s). */
   logWindowMs?: number;
+  /** Ends the sessions whose process died without logging out (reaper.ts); none with --no-reap. */
+  reaper?: Reaper;
 }
 
 /** What utmpsd gives a service's handler for each connection, beside the peer. */
@@ -149,6 +152,7 @@ export class Utmpsd {
       for (const session of this.sessions) session.drain();
       await done;
     }
+    await this.options.reaper?.close();
     await Promise.all(Object.values(this.services).flatMap((entry) => entry.files.map((file) => file.close())));
     this.summary.flush();
   }
@@ -197,7 +201,11 @@ export class Utmpsd {
   }
 
   private handlerFor(service: ServiceName, peer: Peer, admitFollower: () => boolean): ServiceHandler {
-    const events = { report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`) };
+    const reaper = this.options.reaper;
+    const events = {
+      report: (reason: string, message: string) => this.summary.report(peer.uid, `${service} ${reason}`, `${service}: ${message}`),
+      written: reaper && ((record: Buffer) => reaper.written(record, peer)),
+    };
     return this.services[service]!.handler(peer, { events, admitFollower });
   }
 

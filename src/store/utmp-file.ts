@@ -1,11 +1,16 @@
 // The utmp database: fixed-size records, searched and rewritten in place
 // (PROTOCOL.md section 3). Each client session owns a Cursor.
 
-import { RECORD_SIZE } from '../record/layout.js';
+import { RECORD_SIZE, UTMPS_LAYOUT as L } from '../record/layout.js';
+import { recordType } from '../record/fields.js';
 import { Errno } from '../errno.js';
 import { StoreError } from './errors.js';
 import { type IdKey, isSearchableType, keyOfRecord, matchesId, matchesLine } from './match.js';
 import { RecordFile, type RecordFileOptions } from './record-file.js';
+
+function holdsSameProcess(a: Buffer, b: Buffer): boolean {
+  return recordType(a) === recordType(b) && a.readInt32LE(L.pid) === b.readInt32LE(L.pid);
+}
 
 /** A session's position: the index of the next record to read. */
 export interface Cursor {
@@ -97,6 +102,24 @@ export class UtmpFile extends RecordFile {
       this.writeRecord(index, fileRecord, this.fileSize());
       cursor.index = index + 1;
     }, signal);
+  }
+
+  /**
+   * The reaper's write: the first entry matching entry's key (as putline finds it) is
+   * rewritten by transform, but only while it still holds entry's type and pid: a session
+   * that logged out, or a new session on the line, is left as it is. Returns the record
+   * written, or null. Same lock queue and group commit as putline.
+   */
+  async rewriteIfHeld(entry: Buffer, transform: (found: Buffer) => Buffer, signal?: AbortSignal): Promise<Buffer | null> {
+    let written: Buffer | null = null;
+    await this.durably(() => {
+      const key = keyOfRecord(entry);
+      const found = this.find(0, this.recordCount(), (rec) => matchesId(key, rec));
+      if (!found || !holdsSameProcess(found.record, entry)) return;
+      written = transform(found.record);
+      this.writeRecord(found.index, this.toFileLayout(written), this.fileSize());
+    }, signal);
+    return written;
   }
 
   private search(cursor: Cursor, match: (rec: Buffer) => boolean, signal?: AbortSignal): Promise<Buffer | null> {

@@ -56,6 +56,10 @@ interface Addon {
   getpwuidAsync(uid: number): Promise<RawPasswd | null | number>;
   notifyDatagram(path: string, data: Buffer): number;
   sendDatagramNowait(path: string, data: Buffer): number;
+  pidfdOpen(pid: number): number;
+  pidWatchStart(): number;
+  pidWatchAdd(fd: number, token: number): number;
+  pidWatchRemove(fd: number): number;
 }
 
 /** Argument of setLock; the C side maps it to F_RDLCK/F_WRLCK/F_UNLCK. */
@@ -320,4 +324,35 @@ export function sendNotify(path: string, message: string): void {
 export function sendDatagram(path: string, data: Buffer, options: { wait?: boolean } = {}): void {
   const r = options.wait === false ? native().sendDatagramNowait(path, data) : native().notifyDatagram(path, data);
   if (r < 0) throw new SysError('sendto', r);
+}
+
+// ---- process exit watch (utmpsd's reaper) ----
+
+/** A pidfd for pid (readable once it exits); SysError ENOSYS before Linux 5.3, ESRCH when gone. */
+export function pidfdOpen(pid: number): number {
+  const r = native().pidfdOpen(pid);
+  if (r < 0) throw new SysError('pidfd_open', r);
+  return r;
+}
+
+/**
+ * Starts the one exit watcher of this process: returns the read end of a pipe that
+ * carries a 32-bit token (host order) for each watched process that exits.
+ */
+export function startPidWatch(): number {
+  const r = native().pidWatchStart();
+  if (r < 0) throw new SysError('pidWatchStart', r);
+  return r;
+}
+
+/** Reports token through the pipe once the pidfd's process exits (once only). */
+export function addPidWatch(pidfd: number, token: number): void {
+  const r = native().pidWatchAdd(pidfd, token >>> 0);
+  if (r < 0) throw new SysError('epoll_ctl(EPOLL_CTL_ADD)', r);
+}
+
+/** Stops watching a pidfd (before closing it). */
+export function removePidWatch(pidfd: number): void {
+  const r = native().pidWatchRemove(pidfd);
+  if (r < 0) throw new SysError('epoll_ctl(EPOLL_CTL_DEL)', r);
 }

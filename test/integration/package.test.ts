@@ -104,7 +104,8 @@ test('npm pack of a clean copy installs without a C compiler, imports, type-chec
   });
 
   await t.test('the client works without the addon, against a real utmpsd', async () => {
-    const server = await startUtmpsd();
+    // pid 4242 is made up: with reaping on, utmpsd would end that session at once.
+    const server = await startUtmpsd({ extra: ['--no-reap'] });
     try {
       const script = `
         import { login, logout, UtmpSession } from 'utmps-ts';
