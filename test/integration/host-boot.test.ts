@@ -154,7 +154,9 @@ describe('utmps boot after a power loss', () => {
     const current = sleeper();
     cleanups.push(() => kill(current, 'SIGKILL'));
     await login(d, { type: 'USER_PROCESS', pid: 4545, line: 'pts/81', id: 's/81', user: 'old', tvSec: BTIME - 5n });
-    await login(d, { type: 'USER_PROCESS', pid: current.pid, line: 'pts/82', id: 's/82', user: 'now', tvSec: BTIME + 5n });
+    // A live session of this boot: its time is after its process started, or utmpsd's reaper
+    // would take the pid for a reused one and end the session itself.
+    await login(d, { type: 'USER_PROCESS', pid: current.pid, line: 'pts/82', id: 's/82', user: 'now', tvSec: BigInt(Math.floor(Date.now() / 1000)) });
     const r = await utmps(d, 'boot', '--keep-current', '--no-runlevel');
     assert.equal(r.code, 0, r.stderr);
     const who = await run('who', [d.utmpFile]);
@@ -204,11 +206,13 @@ describe('utmps shutdown', () => {
     const d = await server();
     let r = await utmps(d, 'boot');
     assert.equal(r.code, 0, r.stderr);
+    // Live processes for both entries: utmpsd's reaper would end an entry whose pid is gone.
     const erin = sleeper();
-    cleanups.push(() => kill(erin, 'SIGKILL'));
+    const getty = sleeper();
+    cleanups.push(() => kill(erin, 'SIGKILL'), () => kill(getty, 'SIGKILL'));
     const now = BigInt(Math.floor(Date.now() / 1000));
     await login(d, { type: 'USER_PROCESS', pid: erin.pid, line: 'pts/91', id: 's/91', user: 'erin', host: 'example.org', tvSec: now });
-    await login(d, { type: 'LOGIN_PROCESS', pid: 4747, line: 'tty3', id: 'tty3', user: 'LOGIN', tvSec: now });
+    await login(d, { type: 'LOGIN_PROCESS', pid: getty.pid, line: 'tty3', id: 'tty3', user: 'LOGIN', tvSec: now });
 
     r = await utmps(d, 'shutdown', '-v');
     assert.equal(r.code, 0, r.stderr);
