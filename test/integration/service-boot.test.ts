@@ -331,7 +331,7 @@ describe('s6: utmpsd with its logger, the utmps-boot script and logrotate, under
     // And the logger kept what utmpsd said about it.
     for (const start = Date.now(); ; await sleep(50)) {
       const current = await readFile(join(loggerDir, 'current'), 'utf8').catch(() => '');
-      if (/SIGHUP: the next wtmp append reopens/.test(current)) break;
+      if (/SIGHUP: the next appends reopen/.test(current)) break;
       assert.ok(Date.now() - start < HANG_GUARD_MS, `the logger's current file: ${current}`);
     }
   });

@@ -293,7 +293,7 @@ function text(record: Buffer, at: number, size: number): string {
 
 async function roundTrip(state: string, wtmp: string, line: string): Promise<void> {
   const utmpSocket = join(state, '.utmpd-socket');
-  const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpSocket, '-W', join(state, '.wtmpd-socket'), '-l', 'svctest', 'or1', 'USER_PROCESS', line]);
+  const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpSocket, '-W', join(state, '.wtmpd-socket'), '-p', String(process.pid), '-l', 'svctest', 'or1', 'USER_PROCESS', line]);
   assert.equal(write.code, 0, `utmps-write: ${write.stderr}`);
   const session = await UtmpSession.connect({ path: utmpSocket, timeoutMs: 10_000 });
   try {

@@ -178,7 +178,7 @@ function text(record: Buffer, at: number, size: number): string {
  * hand at the utmps offsets, PROTOCOL.md section 1).
  */
 async function roundTrip(utmpSocket: string, wtmpSocket: string, wtmpFile: string, line: string): Promise<void> {
-  const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpSocket, '-W', wtmpSocket, '-l', 'svctest', 'sv1', 'USER_PROCESS', line]);
+  const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpSocket, '-W', wtmpSocket, '-p', String(process.pid), '-l', 'svctest', 'sv1', 'USER_PROCESS', line]);
   assert.equal(write.code, 0, `utmps-write: ${write.stderr}`);
 
   const session = await UtmpSession.connect({ path: utmpSocket, timeoutMs: 10_000 });

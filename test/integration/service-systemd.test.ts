@@ -375,7 +375,7 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
   });
 
   test('the first connection starts utmpsd, which serves a round trip on the passed sockets', async () => {
-    const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpdSocket, '-W', wtmpdSocket, '-l', 'svctest', 'sa1', 'USER_PROCESS', 'pts/60']);
+    const write = await run(process.execPath, [join(BIN, 'utmps-write'), '-u', '-w', '-U', utmpdSocket, '-W', wtmpdSocket, '-p', String(process.pid), '-l', 'svctest', 'sa1', 'USER_PROCESS', 'pts/60']);
     assert.equal(write.code, 0, `utmps-write: ${write.stderr}\n${activatorLog}`);
 
     const session = await UtmpSession.connect({ path: utmpdSocket, timeoutMs: 10_000 });
