@@ -14,7 +14,7 @@ export { appendBtmp, readBtmp } from './client/btmp.js';
 export { readWtmp, type WtmpReadItem, type WtmpReadOptions } from './client/wtmp-read.js';
 export { DEFAULT_TIMEOUT_MS } from './client/connection.js';
 export { btmpdSocketPath, DEFAULT_BTMPD_SOCKET, DEFAULT_UTMPD_SOCKET, DEFAULT_WTMPD_SOCKET, utmpdSocketPath, wtmpdSocketPath } from './client/paths.js';
-export { nowTimeval, type Timeval } from './client/time.js';
+export { nowTimeval, type Timeval } from './record/time.js';
 export { type CallOptions, type ConnectOptions, type RecordInput, type UtmpRecord } from './client/types.js';
 
 // The POSIX/GNU names, over one implicit session (or createUtmpx() for one of your own).

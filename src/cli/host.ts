@@ -2,18 +2,18 @@
 // and sysvinit (field table in docs/HOST.md), the kernel facts they carry, and the walk
 // that marks stale utmp entries dead through utmpd.
 
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { nowTimeval, type Timeval, UtmpsError, UtmpSession } from '../client/index.js';
-import { buildRecord, FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/index.js';
+import { UtmpsError, UtmpSession } from '../client/index.js';
+import { entrySeconds, procBootTime, WATCHED_TYPES } from '../host/liveness.js';
+import { buildRecord, FIELD_SIZE } from '../record/index.js';
 import { recordType } from '../record/fields.js';
+import { deadEntry } from '../record/logout.js';
+import { nowTimeval, type Timeval } from '../record/time.js';
 import { EXIT_REFUSED, fatalError } from './utmps-io.js';
 
 /** The kernel's boot time in seconds since the epoch (/proc/stat btime, as procps uses). */
-export function kernelBootTime(stat = '/proc/stat'): bigint {
-  const m = /^btime (\d+)$/m.exec(readFileSync(stat, 'latin1'));
-  if (!m) throw new Error(`no btime line in ${stat}`);
-  return BigInt(m[1]);
+export function kernelBootTime(): bigint {
+  return BigInt(procBootTime());
 }
 
 /** uname -r; systemd and sysvinit put it in ut_host of every host record. */
@@ -44,29 +44,6 @@ export function shutdownRecord(time: Timeval, host = kernelRelease()): Buffer {
   return buildRecord({ type: 'RUN_LVL', pid: 0, line: '~~', id: '~~', user: 'shutdown', host, ...time });
 }
 
-/** Entries that say a process is there; at boot none can be, at shutdown none will be. */
-export function isLiveType(type: number): boolean {
-  return type === RecordType.USER_PROCESS || type === RecordType.LOGIN_PROCESS || type === RecordType.INIT_PROCESS;
-}
-
-/**
- * The entry as logout() leaves it: DEAD_PROCESS, user and host cleared, time now; pid, line,
- * id, exit, session and address kept. A copy: the input is not changed.
- */
-export function deadRecord(record: Uint8Array, time: Timeval): Buffer {
-  const out = Buffer.from(record);
-  out.writeInt16LE(RecordType.DEAD_PROCESS, L.type);
-  out.fill(0, L.user, L.user + FIELD_SIZE.user);
-  out.fill(0, L.host, L.host + FIELD_SIZE.host);
-  out.writeBigInt64LE(time.tvSec, L.tvSec);
-  out.writeBigInt64LE(BigInt(time.tvUsec), L.tvUsec);
-  return out;
-}
-
-export function recordSeconds(record: Uint8Array): bigint {
-  return Buffer.from(record.buffer, record.byteOffset, record.byteLength).readBigInt64LE(L.tvSec);
-}
-
 export interface MarkOptions {
   path?: string;
   timeoutMs: number;
@@ -87,9 +64,10 @@ export async function markLiveEntriesDead(options: MarkOptions): Promise<number>
     let marked = 0;
     await session.rewind();
     for (let r = await session.next(); r; r = await session.next()) {
-      if (!isLiveType(recordType(r.bytes))) continue;
-      if (options.before !== undefined && recordSeconds(r.bytes) >= options.before) continue;
-      await session.put(deadRecord(r.bytes, nowTimeval()));
+      // At boot no process of these types can be there; at shutdown none will be.
+      if (!WATCHED_TYPES.has(recordType(r.bytes))) continue;
+      if (options.before !== undefined && BigInt(entrySeconds(r.bytes)) >= options.before) continue;
+      await session.put(deadEntry(r.bytes, nowTimeval()));
       marked++;
     }
     return marked;

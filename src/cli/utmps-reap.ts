@@ -4,7 +4,8 @@
 
 import { parseArgs } from 'node:util';
 import { appendWtmp, UtmpSession, wtmpdSocketPath } from '../client/index.js';
-import { deadEntry, logoutRecord, timevalNow } from '../record/logout.js';
+import { deadEntry, logoutRecord } from '../record/logout.js';
+import { nowTimeval } from '../record/time.js';
 import { typeName, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { recordType } from '../record/fields.js';
 import { entryPid, judge, procHost } from '../host/liveness.js';
@@ -101,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
  * same process), rewrite it, append the logout.
  */
 async function reapOne(session: UtmpSession, stale: Buffer, wtmpSocket: string | undefined, timeoutMs: number): Promise<'done' | 'changed' | 'refused'> {
-  const at = timevalNow();
+  const at = nowTimeval();
   try {
     await session.rewind();
     const id = stale.subarray(L.id, L.id + 4);

@@ -16,7 +16,7 @@ import { buildRecord, type EntryInput, FIELD_SIZE, RecordType, UTMPS_LAYOUT as L
 import { withDeadline } from './connection.js';
 import { abortError, type UtmpsOp, UtmpsError } from './errors.js';
 import { utmpdSocketPath } from './paths.js';
-import { nowTimeval } from './time.js';
+import { nowTimeval } from '../record/time.js';
 import type { CallOptions, RecordInput, UtmpRecord } from './types.js';
 import { UtmpSession } from './utmp-session.js';
 import { appendBtmp } from './btmp.js';

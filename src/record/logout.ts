@@ -7,15 +7,11 @@
 //    no id, user, host or address.
 
 import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from './layout.js';
-
-export interface Timeval {
-  sec: bigint;
-  usec: number;
-}
+import type { Timeval } from './time.js';
 
 function setTime(rec: Buffer, at: Timeval): void {
-  rec.writeBigInt64LE(at.sec, L.tvSec);
-  rec.writeBigInt64LE(BigInt(at.usec), L.tvUsec);
+  rec.writeBigInt64LE(at.tvSec, L.tvSec);
+  rec.writeBigInt64LE(BigInt(at.tvUsec), L.tvUsec);
 }
 
 /** The utmp entry as logout() leaves it. */
@@ -39,9 +35,4 @@ export function logoutRecord(entry: Uint8Array, at: Timeval): Buffer {
   rec.set(entry.subarray(L.line, L.line + FIELD_SIZE.line), L.line);
   setTime(rec, at);
   return rec;
-}
-
-/** Now, as a timeval. */
-export function timevalNow(ms = Date.now()): Timeval {
-  return { sec: BigInt(Math.floor(ms / 1000)), usec: Math.floor(ms % 1000) * 1000 };
 }

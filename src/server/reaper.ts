@@ -9,7 +9,8 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { FIELD_SIZE, typeName, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { recordType } from '../record/fields.js';
-import { deadEntry, logoutRecord, timevalNow } from '../record/logout.js';
+import { deadEntry, logoutRecord } from '../record/logout.js';
+import { nowTimeval } from '../record/time.js';
 import { newCursor, type UtmpFile } from '../store/utmp-file.js';
 import type { WtmpFile } from '../store/wtmp-file.js';
 import { entryPid, type Host, inOurPidNamespace, judge, procHost, stillRunning, WATCHED_TYPES } from '../host/liveness.js';
@@ -290,7 +291,7 @@ export class Reaper {
   }
 
   private async write(record: Buffer, why: string): Promise<void> {
-    const at = timevalNow();
+    const at = nowTimeval();
     const dead = await this.options.utmp.rewriteIfHeld(record, (found) => deadEntry(found, at));
     if (!dead) return;
     await this.options.wtmp.append(logoutRecord(dead, at));

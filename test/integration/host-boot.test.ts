@@ -5,7 +5,7 @@
 // All output with TZ=UTC LC_ALL=C.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
@@ -17,23 +17,8 @@ import { buildRecord, decodeEntry, type EntryInput, GLIBC_LAYOUT, type UtmpEntry
 import { kill } from '../helpers/daemon-common.js';
 import { BIN } from '../helpers/paths.js';
 import { spawnUtmpsd, startUtmpsd, type Utmpsd, utmpsdArgs } from '../helpers/utmpsd.js';
+import { READER_ENV as ENV, type Run, run } from '../helpers/readers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = ENV): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'latin1', timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function utmps(d: { utmpSocket: string; wtmpSocket: string }, ...args: string[]): Promise<Run> {
   return run(process.execPath, [join(BIN, 'utmps'), ...args], { ...ENV, UTMPS_UTMPD_SOCKET: d.utmpSocket, UTMPS_WTMPD_SOCKET: d.wtmpSocket });

@@ -4,7 +4,6 @@
 // daemon runs). Both tools run with TZ=UTC LC_ALL=C. Differences: docs/READERS.md.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,33 +13,10 @@ import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/ind
 import { WtmpFile } from '../../src/store/wtmp-file.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { BIN } from '../helpers/paths.js';
+import { READER_ENV as ENV, type Run, run, utmps, sameAsSystem } from '../helpers/readers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = ENV): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'latin1', timeout: 60_000, maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const utmps = (...args: string[]): Promise<Run> => run(process.execPath, [join(BIN, 'utmps'), ...args]);
-
-async function same(args: string[]): Promise<string> {
-  const theirs = await run('last', args);
-  const ours = await utmps('last', ...args);
-  assert.equal(ours.code, theirs.code, ours.stderr);
-  assert.deepEqual(ours.stdout.split('\n'), theirs.stdout.split('\n'), `last ${args.join(' ')}`);
-  return ours.stdout;
-}
+const same = (args: string[]): Promise<string> => sameAsSystem('last', 'last', args);
 
 function tai(seconds: number): string {
   return `@${(0x4000000000000000n + BigInt(seconds)).toString(16).padStart(16, '0')}00000000`;

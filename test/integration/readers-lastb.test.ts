@@ -6,7 +6,6 @@
 // and --summary against counts computed here. TZ=UTC LC_ALL=C.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,33 +15,10 @@ import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/ind
 import { BIN } from '../helpers/paths.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { FakeServer } from '../helpers/fake-server.js';
+import { READER_ENV as ENV, type Run, run, utmps, sameAsSystem } from '../helpers/readers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = ENV): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'latin1', timeout: 60_000, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const utmps = (...args: string[]): Promise<Run> => run(process.execPath, [join(BIN, 'utmps'), ...args]);
-
-async function same(args: string[]): Promise<string> {
-  const theirs = await run('lastb', args);
-  const ours = await utmps('lastb', ...args);
-  assert.equal(ours.code, theirs.code, ours.stderr);
-  assert.deepEqual(ours.stdout.split('\n'), theirs.stdout.split('\n'), `lastb ${args.join(' ')}`);
-  return ours.stdout;
-}
+const same = (args: string[]): Promise<string> => sameAsSystem('lastb', 'lastb', args);
 
 const BASE = 1700000000;
 

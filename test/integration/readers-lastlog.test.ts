@@ -6,7 +6,6 @@
 // the passwd users' lines; the users it cannot know are checked against the oracle.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,25 +14,8 @@ import { appendWtmp } from '../../src/client/index.js';
 import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { BIN } from '../helpers/paths.js';
+import { READER_ENV as ENV, type Run, run, utmps } from '../helpers/readers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = ENV): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'latin1', timeout: 60_000, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const utmps = (...args: string[]): Promise<Run> => run(process.execPath, [join(BIN, 'utmps'), ...args]);
 
 const PASSWD: Array<[string, number]> = [
   ['root', 0],

@@ -5,7 +5,6 @@
 // not be. TZ=UTC.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -13,26 +12,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { COLORS, GEOMETRY } from '../../src/format/timeline.js';
 import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
-import { BIN } from '../helpers/paths.js';
+import { READER_ENV as ENV, type Run, run, utmps } from '../helpers/readers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = ENV): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'latin1', timeout: 60_000, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const utmps = (...args: string[]): Promise<Run> => run(process.execPath, [join(BIN, 'utmps'), ...args]);
 
 // ---- a PNG reader: 8-bit RGB or RGBA, not interlaced (what rsvg-convert writes) ----
 

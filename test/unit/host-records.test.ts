@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { bootRecord, deadRecord, isLiveType, kernelRelease, runlevelRecord, shutdownRecord } from '../../src/cli/host.js';
+import { bootRecord, kernelRelease, runlevelRecord, shutdownRecord } from '../../src/cli/host.js';
+import { WATCHED_TYPES } from '../../src/host/liveness.js';
+import { deadEntry } from '../../src/record/logout.js';
 import { runlevelOption, timeoutOption } from '../../src/cli/utmps-boot.js';
 import { buildRecord, decodeEntry, RecordType } from '../../src/record/index.js';
 
@@ -36,7 +38,7 @@ test('a dead entry: DEAD_PROCESS, user and host cleared, time replaced; pid, lin
   const live = buildRecord({
     type: 'USER_PROCESS', pid: 4242, line: 'pts/5', id: 'ts/5', user: 'alice', host: 'example.org', exit: { termination: 1, status: 2 }, session: 77, address: '192.0.2.1', tvSec: 1n, tvUsec: 5,
   });
-  const dead = deadRecord(live, T);
+  const dead = deadEntry(live, T);
   assert.deepEqual(fields(dead), {
     type: 8, typeName: 'DEAD_PROCESS', pid: 4242, line: 'pts/5', id: 'ts/5', user: '', host: '', exit: { termination: 1, status: 2 }, session: 77, address: '192.0.2.1', tvSec: T.tvSec, tvUsec: T.tvUsec,
   });
@@ -45,7 +47,7 @@ test('a dead entry: DEAD_PROCESS, user and host cleared, time replaced; pid, lin
 });
 
 test('live types: USER, LOGIN and INIT_PROCESS only', () => {
-  const live = Object.entries(RecordType).filter(([, n]) => isLiveType(n)).map(([name]) => name);
+  const live = Object.entries(RecordType).filter(([, n]) => WATCHED_TYPES.has(n)).map(([name]) => name);
   assert.deepEqual(live.sort(), ['INIT_PROCESS', 'LOGIN_PROCESS', 'USER_PROCESS']);
 });
 

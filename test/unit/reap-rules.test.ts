@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type Host, inOurPidNamespace, judge, procBootTime, procHost, procStartTicks, START_SLACK_S, stillRunning } from '../../src/host/liveness.js';
-import { deadEntry, logoutRecord, timevalNow } from '../../src/record/logout.js';
+import { deadEntry, logoutRecord } from '../../src/record/logout.js';
 import { buildRecord, type EntryInput } from '../../src/record/index.js';
 import { cat, le, padded } from '../helpers/bytes.js';
 
@@ -24,23 +24,20 @@ const login = {
   type: 7, pid: 4321, line: 'pts/9', id: 'ts/9', user: 'alice', host: 'h.example', term: 1, exit: 2, session: 77,
   sec: 1_700_000_000n, usec: 5n, addr: cat(127, 0, 0, 1, Buffer.alloc(12)), reserved: Buffer.alloc(20, 0xaa),
 };
-const at = { sec: 1_800_000_000n, usec: 250_000 };
+const at = { tvSec: 1_800_000_000n, tvUsec: 250_000 };
 
 describe('the records a reap writes', () => {
   test('deadEntry is what logout() leaves: DEAD_PROCESS, time now, user and host zeroed, everything else kept', () => {
     const got = deadEntry(utmps(login), at);
-    assert.deepEqual(got, utmps({ ...login, type: 8, user: '', host: '', sec: at.sec, usec: 250_000n }));
+    assert.deepEqual(got, utmps({ ...login, type: 8, user: '', host: '', sec: at.tvSec, usec: 250_000n }));
   });
 
   test('logoutRecord is what logwtmp(line, "", "") appends: DEAD_PROCESS, pid, line and time, the rest zero', () => {
     const got = logoutRecord(utmps(login), at);
     const zero = { term: 0, exit: 0, session: 0, addr: Buffer.alloc(16), reserved: Buffer.alloc(20) };
-    assert.deepEqual(got, utmps({ ...login, ...zero, type: 8, id: '', user: '', host: '', sec: at.sec, usec: 250_000n }));
+    assert.deepEqual(got, utmps({ ...login, ...zero, type: 8, id: '', user: '', host: '', sec: at.tvSec, usec: 250_000n }));
   });
 
-  test('timevalNow splits milliseconds into seconds and microseconds', () => {
-    assert.deepEqual(timevalNow(1_700_000_000_123), { sec: 1_700_000_000n, usec: 123_000 });
-  });
 });
 
 describe('is the session still there?', () => {
