@@ -264,7 +264,10 @@ export async function run(argv: string[]): Promise<number> {
         out.write(`${index === 0 ? '' : ','}{"file":${JSON.stringify(path)},"format":"${reader.layout.name}","sessions":[`);
         firstSession = true;
       }
-      blocks: for (const { buf, count } of reader.blocksBackward()) {
+      // 256-record blocks: 96 KB reads of a glibc file. A positioned read of more than
+      // about 128 KB costs the kernel 2-3 times as much per byte here (1M records read
+      // backwards: 150-240 ms in 96 KB blocks, 510-570 ms in 384 KB ones).
+      blocks: for (const { buf, count } of reader.blocksBackward(64, 256)) {
         for (let i = count - 1; i >= 0; i--) {
           if (!pairing.push(buf, i * UTMPS_LAYOUT.size)) break blocks;
         }
