@@ -108,7 +108,15 @@ function ratio(row: Row): string {
   return `${round(a / b)}x`;
 }
 
-const HEADER = ['op', 'clients', 'utmpsd ops/s', 'p50 ms', 'p99 ms', 'ucspi ops/s', 'p50 ms', 'p99 ms', 'utmpsd/ucspi'];
+/** utmpsd's time per listing over the echo server's (the floor): 1.25x is the goal. */
+function overEcho(row: Row): string {
+  const a = row.servers.utmpsd?.opsPerS;
+  const e = row.servers.echo?.opsPerS;
+  if (a === undefined || e === undefined || !(a > 0)) return '-';
+  return `${round(e / a)}x`;
+}
+
+const HEADER = ['op', 'clients', 'utmpsd ops/s', 'p50 ms', 'p99 ms', 'ucspi ops/s', 'p50 ms', 'p99 ms', 'utmpsd/ucspi', 'echo ops/s', 'p50 ms', 'utmpsd time/echo'];
 
 function cells(row: Row): string[] {
   const u = row.servers.utmpsd;
@@ -124,6 +132,9 @@ function cells(row: Row): string[] {
     fmt(s?.p50Ms),
     fmt(s?.p99Ms),
     ratio(row),
+    fmt(row.servers.echo?.opsPerS),
+    fmt(row.servers.echo?.p50Ms),
+    overEcho(row),
   ];
 }
 
@@ -200,6 +211,22 @@ export function targets(rows: readonly Row[]): Target[] {
       ofGoal: actual === undefined ? undefined : actual / goal,
     };
   });
+}
+
+/**
+ * The request path against its floor: utmpsd's plain listing over 1,000 entries (1,001
+ * round trips) at most 1.25x the echo server's time, C client, 1 and 4 clients.
+ */
+export function echoTargets(rows: readonly Row[]): Target[] {
+  const out: Target[] = [];
+  for (const label of ['who 100', 'who 1000']) {
+    for (const r of rows.filter((x) => x.loader === 'c' && x.label === label && x.servers.echo && x.servers.utmpsd)) {
+      const goal = Math.round((r.servers.echo!.opsPerS / 1.25) * 100) / 100;
+      const actual = r.servers.utmpsd!.opsPerS;
+      out.push({ name: `plain ${label} within 1.25x of a bare Node echo server`, measured: `C client, ${label}, ${r.clients} clients, ops/s`, goal, actual, met: actual >= goal, ofGoal: actual / goal });
+    }
+  }
+  return out;
 }
 
 export function targetLines(list: readonly Target[]): string[] {

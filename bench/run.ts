@@ -20,6 +20,7 @@ import {
   markdownTable,
   type MemoryResult,
   memoryLines,
+  echoTargets,
   REFERENCE,
   type Run,
   summarise,
@@ -27,7 +28,7 @@ import {
   targets,
   textTable,
 } from './report.js';
-import { procMemory, SERVER_KINDS, type Server, type ServerKind, startServer } from './servers.js';
+import { procMemory, SERVER_KINDS, type Server, type ServerKind, serves, startServer } from './servers.js';
 import { DIST_BENCH, machineInfo, ROOT, scratchBase } from './system.js';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -38,7 +39,7 @@ const USAGE = `usage: npm run bench -- [options]
   --reps N                repetitions, the median is reported (default 3)
   --duration S            seconds per run (default 1)
   --loaders LIST          c,ts (default both)
-  --servers LIST          utmpsd,ucspi (default both)
+  --servers LIST          utmpsd,ucspi,echo (default all; echo: a bare Node server, who only)
   --ts-processes N        worker processes of the TS load generator, at most (default 4)
   --utmpsd-node-options=S node options for utmpsd, space-separated (--utmpsd-node-options='--max-semi-space-size=2')
   --no-memory | --memory-only
@@ -197,7 +198,7 @@ class Bench {
   async #servers(s: Scenario): Promise<Map<ServerKind, Server>> {
     const servers = new Map<ServerKind, Server>();
     const tag = s.name.replace(':', '-');
-    for (const kind of this.opts.kinds) {
+    for (const kind of this.opts.kinds.filter((k) => serves(k, s.op))) {
       if (interrupted()) throw new Error('interrupted');
       const server = await startServer(kind, join(this.scratch, `${kind}-${tag}`), { nodeArgs: this.opts.utmpsdNodeArgs });
       servers.set(kind, server);
@@ -210,7 +211,8 @@ class Bench {
 
   total(): number {
     const { scenarios, clients, reps, kinds, loaders } = this.opts;
-    return scenarios.reduce((a, s) => a + casesFor(s, loaders).length, 0) * clients.length * reps * kinds.length;
+    const per = (s: Scenario): number => casesFor(s, loaders).reduce((a, c) => a + kinds.filter((k) => serves(k, c.op)).length, 0);
+    return scenarios.reduce((a, s) => a + per(s), 0) * clients.length * reps;
   }
 
   async scenario(s: Scenario): Promise<void> {
@@ -220,8 +222,10 @@ class Bench {
         for (let rep = 0; rep < this.opts.reps; rep++) {
           for (const c of casesFor(s, this.opts.loaders)) {
             // Alternate which server goes first, so drift on a shared machine evens out.
-            const kinds = rep % 2 ? [...this.opts.kinds].reverse() : this.opts.kinds;
-            for (const kind of kinds) await this.#one(s, c, clients, rep, servers.get(kind)!);
+            const kinds = [...servers.keys()];
+            if (rep % 2) kinds.reverse();
+            // The echo server answers the plain protocol only, not the getall extension.
+            for (const kind of kinds) if (kind !== 'echo' || c.op === 'who') await this.#one(s, c, clients, rep, servers.get(kind)!);
           }
         }
       }
@@ -401,7 +405,7 @@ async function main(): Promise<void> {
   }
 
   const rows = summarise(bench.runs);
-  const goals = targets(rows);
+  const goals = [...targets(rows), ...echoTargets(rows)];
   const finished = new Date();
   const loadAfter = machineInfo(scratch).loadavg;
   const text: string[] = [];

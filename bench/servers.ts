@@ -1,6 +1,8 @@
 // Starts our daemons fresh in a scratch directory, the two ways they are deployed:
 //   utmpsd: the built-in server, one Node process for both services;
-//   ucspi:  s6-ipcserver + bin/utmps-utmpd / bin/utmps-wtmpd, one Node process per connection.
+//   ucspi:  s6-ipcserver + bin/utmps-utmpd / bin/utmps-wtmpd, one Node process per connection;
+//   echo:   bench/echo-server.ts, a bare Node server answering the plain listing (who
+//           scenarios only): the floor of a Node request path on the same socket.
 // Each server is the leader of its own process group (procs.ts), so stopping it also stops
 // the per-connection daemons s6-ipcserver forked.
 
@@ -9,10 +11,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { spawnGroup, stopGroup } from './procs.js';
-import { BIN, UTMPSD_JS } from './system.js';
+import { BIN, DIST_BENCH, UTMPSD_JS } from './system.js';
 
-export type ServerKind = 'utmpsd' | 'ucspi';
-export const SERVER_KINDS: readonly ServerKind[] = ['utmpsd', 'ucspi'];
+export type ServerKind = 'utmpsd' | 'ucspi' | 'echo';
+export const SERVER_KINDS: readonly ServerKind[] = ['utmpsd', 'ucspi', 'echo'];
+
+/** Whether a server of `kind` takes part in a scenario of `op` (echo: listings only). */
+export function serves(kind: ServerKind, op: string): boolean {
+  return kind !== 'echo' || op === 'who';
+}
 
 export interface Server {
   kind: ServerKind;
@@ -117,9 +124,23 @@ async function startUcspi(dir: string, options: ServerOptions): Promise<Server> 
   };
 }
 
+async function startEcho(dir: string, options: ServerOptions): Promise<Server> {
+  const socket = join(dir, '.utmpd-socket');
+  const child = spawnGroup(process.execPath, [join(DIST_BENCH, 'echo-server.js'), socket], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = collect(child.stderr);
+  try {
+    await readiness(child, child.stdout!, 'echo-server', stderr, options.readyTimeoutMs ?? 15_000);
+  } catch (e) {
+    await stopGroup(child);
+    throw e;
+  }
+  return { kind: 'echo', dir, utmpSocket: socket, wtmpSocket: join(dir, '.wtmpd-socket'), pids: [child.pid!], stderr, stop: () => stopGroup(child) };
+}
+
 /** Starts a server of `kind` in `dir` (created if needed). */
 export async function startServer(kind: ServerKind, dir: string, options: ServerOptions = {}): Promise<Server> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (kind === 'echo') return startEcho(dir, options);
   return kind === 'utmpsd' ? startUtmpsd(dir, options) : startUcspi(dir, options);
 }
 

@@ -51,7 +51,10 @@ export class FileSource implements RecordSource {
   }
 
   async *blocks(): AsyncIterable<Block> {
-    yield* this.reader.blocksBackward();
+    // 256-record blocks: 96 KB reads of a glibc file. A positioned read of more than
+    // about 128 KB costs the kernel 2-3 times as much per byte here (1M records read
+    // backwards: 150-240 ms in 96 KB blocks, 510-570 ms in 384 KB ones).
+    yield* this.reader.blocksBackward(64, 256);
   }
 
   begins(): number {

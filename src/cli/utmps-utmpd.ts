@@ -9,7 +9,7 @@ import { runInBackground } from '../server/read-slots.js';
 import { UtmpService } from '../server/utmp-service.js';
 import { UtmpFile } from '../store/utmp-file.js';
 
-await runDaemon({
+void runDaemon({
   prog: 'utmps-utmpd',
   usage: 'utmps-utmpd [ -t timeout-ms ] [ -i idle-timeout-ms (default 300000; 0: none) ] [ -L lock-timeout-ms ] [ -F utmps|glibc ]',
   defaultIdleMs: 300_000,

@@ -8,7 +8,7 @@ import { backgroundReads } from '../server/read-slots.js';
 import { WtmpService } from '../server/wtmp-service.js';
 import { WtmpFile } from '../store/wtmp-file.js';
 
-await runDaemon({
+void runDaemon({
   prog: 'utmps-wtmpd',
   usage:
     'utmps-wtmpd [ -t timeout-ms ] [ -L lock-timeout-ms ] [ -f follow-timeout-ms ] [ -F utmps|glibc ] [ -U utmp-file ] [ file ]\n' +

@@ -20,7 +20,7 @@ import { FIELD_SIZE, RecordType, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { addressText, addressTextUnmapped } from './inet.js';
 import { safeText } from './escape.js';
 import { fieldBytes, fit, int02, trimEnd, utf8 } from './text.js';
-import { clockTime, fullTime, isoTime, shortTime } from './time.js';
+import { clockTime, fullTime, isoTime, shortTime, writeClockTime, writeShortTime } from './time.js';
 import { ADDR_OFFSET, hostAt, pidAt, secondsAt, typeAt } from './view.js';
 
 export type TimeFormat = 'notime' | 'short' | 'full' | 'iso';
@@ -525,11 +525,53 @@ export function writeLastLine(s: Session, o: LineOptions, out: Buffer, p: number
   out[p + 21] = 0x20;
   if (!copyPlain(b, at + L.host, FIELD_SIZE.host, 16, out, p + 22)) return -1;
   out[p + 38] = 0x20;
-  const q = putAscii(out, p + 39, LOGIN_TIME[o.timeFormat](s.login));
-  out[q] = 0x20;
-  const r = putAscii(out, q + 1, endText(s, o.timeFormat));
+  let r: number;
+  if (o.timeFormat === 'short') {
+    const q = writeShortTime(out, p + 39, s.login);
+    out[q] = 0x20;
+    r = writeShortEnd(s, out, q + 1);
+  } else {
+    const q = putAscii(out, p + 39, LOGIN_TIME[o.timeFormat](s.login));
+    out[q] = 0x20;
+    r = putAscii(out, q + 1, endText(s, o.timeFormat));
+  }
   out[r] = 0x0a;
   return r + 1;
+}
+
+/** endText(s, 'short') written at out[p], the usual cases without a string; the end. */
+function writeShortEnd(s: Session, out: Buffer, p: number): number {
+  let q: number;
+  switch (s.status) {
+    case 'ended':
+      out[p] = 0x2d; // "- HH:MM"
+      out[p + 1] = 0x20;
+      q = writeClockTime(out, p + 2, s.end);
+      break;
+    case 'down':
+      q = putAscii(out, p, '- down ');
+      break;
+    case 'crash':
+      q = putAscii(out, p, '- crash');
+      break;
+    default:
+      return putAscii(out, p, endText(s, 'short'));
+  }
+  out[q] = 0x20;
+  const seconds = s.end - s.login;
+  if (seconds < 0 || seconds >= 86_400) return putAscii(out, q + 1, durationText(seconds));
+  // " (HH:MM)", as durationText prints a length under a day.
+  const hours = Math.trunc(seconds / 3600);
+  const mins = Math.trunc(seconds / 60) % 60;
+  out[q + 1] = 0x20;
+  out[q + 2] = 0x28;
+  out[q + 3] = 0x30 + Math.floor(hours / 10);
+  out[q + 4] = 0x30 + (hours % 10);
+  out[q + 5] = 0x3a;
+  out[q + 6] = 0x30 + Math.floor(mins / 10);
+  out[q + 7] = 0x30 + (mins % 10);
+  out[q + 8] = 0x29;
+  return q + 9;
 }
 
 /** Short ASCII text into out at p (a loop beats a native call at this size); the end. */

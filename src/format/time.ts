@@ -150,6 +150,33 @@ export function shortTime(sec: number): string {
   return `${weekdayMonthDay(t)}${p2(t.hour)}:${p2(t.minute)}`;
 }
 
+/** Two ASCII digits of 0 <= n < 100 at out[p]. */
+function put2(out: Uint8Array, p: number, n: number): void {
+  out[p] = 0x30 + Math.floor(n / 10);
+  out[p + 1] = 0x30 + (n % 10);
+}
+
+/** shortTime(sec) written as ASCII at out[p] (16 bytes, no string made); the end. */
+export function writeShortTime(out: Uint8Array, p: number, sec: number): number {
+  const t = breakDown(sec, false);
+  const prefix = weekdayMonthDay(t);
+  for (let i = 0; i < prefix.length; i++) out[p + i] = prefix.charCodeAt(i);
+  const q = p + prefix.length;
+  put2(out, q, t.hour);
+  out[q + 2] = 0x3a;
+  put2(out, q + 3, t.minute);
+  return q + 5;
+}
+
+/** clockTime(sec) written as ASCII at out[p] (5 bytes); the end. */
+export function writeClockTime(out: Uint8Array, p: number, sec: number): number {
+  const t = breakDown(sec, false);
+  put2(out, p, t.hour);
+  out[p + 2] = 0x3a;
+  put2(out, p + 3, t.minute);
+  return p + 5;
+}
+
 /** "%H:%M": `last` logout times in the short format. */
 export function clockTime(sec: number): string {
   const t = breakDown(sec, false);

@@ -66,8 +66,11 @@ export interface ServiceHandler {
   readonly service: Service;
   /** One request per connection: its deadline runs from the connect, not the first byte. */
   readonly oneRequest: boolean;
-  /** signal aborts when the session ends (the client hung up): drop what still waits. */
-  handle(request: Request, signal: AbortSignal): Promise<HandlerResult>;
+  /**
+   * signal aborts when the session ends (the client hung up): drop what still waits. A
+   * result known at once may come back as it is (a getent served from the read-ahead).
+   */
+  handle(request: Request, signal: AbortSignal): Promise<HandlerResult> | HandlerResult;
 }
 
 /** Each deadline in milliseconds; 0 means none, as in skarnet's tools. */
@@ -201,7 +204,9 @@ export class Session {
         }
         if (!request) break;
         this.disarm();
-        const result = await this.handler.handle(request, this.gone.signal);
+        // A result known at once costs no promise hop (the request path's floor, BENCHMARKS.md).
+        const pending = this.handler.handle(request, this.gone.signal);
+        const result = pending instanceof Promise ? await pending : pending;
         if (this.ended) return;
         if (result.release) this.releases.push(result.release);
         if (result.answer.length > 0) {
@@ -214,13 +219,16 @@ export class Session {
         // An answer that holds something (a read slot) goes at once, so that the session
         // never waits for a slot that its own batched answers hold.
         const more = !result.stream && !result.end && !result.release && !this.draining && this.requestWaiting();
-        if ((!more || this.batchBytes + this.transport.unsent() >= UNSENT_CAP) && !(await this.flush())) return;
+        if (!more || this.batchBytes + this.transport.unsent() >= UNSENT_CAP) {
+          const sent = this.flush();
+          if (!(sent instanceof Promise ? await sent : sent)) return;
+        }
         if (result.stream) {
           this.streamActive = true;
           this.hold('backlog', false);
           this.hold('answers', false);
           const signals = { stop: this.streaming.signal, eof: this.clientEof.signal };
-          const end = await result.stream((data) => this.send(data), signals);
+          const end = await result.stream((data) => Promise.resolve(this.send(data)), signals);
           this.finish(this.draining ? { reason: 'shutdown' } : end);
           return;
         }
@@ -263,28 +271,37 @@ export class Session {
     else this.transport.resume?.();
   }
 
-  private async flush(): Promise<boolean> {
+  /** Sends the batched answers, then runs their releases; no promise when the kernel takes them at once. */
+  private flush(): boolean | Promise<boolean> {
     this.sending = this.releases;
     this.releases = [];
+    let sent: boolean | Promise<boolean> = true;
     try {
-      if (this.batchBytes === 0) return true;
-      const data = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
-      this.batch = [];
-      this.batchBytes = 0;
-      return await this.send(data);
-    } finally {
+      if (this.batchBytes > 0) {
+        const data = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+        this.batch = [];
+        this.batchBytes = 0;
+        sent = this.send(data);
+      }
+    } catch (e) {
       this.runReleases();
+      throw e;
     }
+    if (sent instanceof Promise) return sent.finally(() => this.runReleases());
+    this.runReleases();
+    return sent;
   }
 
   private runReleases(): void {
+    if (this.sending.length === 0 && this.releases.length === 0) return;
     const all = [...this.sending, ...this.releases];
     this.sending = [];
     this.releases = [];
     for (const release of all) release();
   }
 
-  private async send(data: Buffer): Promise<boolean> {
+  /** Hands data to the transport: true at once when the kernel took it, else once it has left. */
+  private send(data: Buffer): boolean | Promise<boolean> {
     let flushed: Promise<void>;
     try {
       flushed = this.transport.write(data);
@@ -300,6 +317,11 @@ export class Session {
       flushed.catch(() => undefined);
       return true;
     }
+    return this.awaitSent(flushed);
+  }
+
+  /** The answer was not all taken at once: wait for it to leave, the answer deadline or the end. */
+  private async awaitSent(flushed: Promise<void>): Promise<boolean> {
     // The client is not taking its answers: read no more of its requests until it has,
     // and drop it if it does not within the answer deadline. A stream keeps reading (its
     // input is dropped) so that a client's close is noticed.

@@ -37,20 +37,42 @@ export class UtmpService implements ServiceHandler {
     private readonly readGate?: ReadGate,
   ) {}
 
-  async handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
+  handle(request: Request, signal?: AbortSignal): Promise<HandlerResult> | HandlerResult {
+    // The common step of a listing, served from the read-ahead: no promise at all.
+    if (request.op === 'getent') {
+      let next: Buffer | null | Promise<Buffer | null>;
+      try {
+        next = this.file.getent(this.cursor, signal);
+      } catch (e) {
+        return this.failed(request, e, signal);
+      }
+      if (!(next instanceof Promise)) return { answer: found(next) };
+      return next.then(
+        (record) => ({ answer: found(record) }),
+        (e: unknown) => this.failed(request, e, signal),
+      );
+    }
+    return this.handleAsync(request, signal);
+  }
+
+  private async handleAsync(request: Request, signal?: AbortSignal): Promise<HandlerResult> {
     try {
       if (request.op === 'getall' && this.readGate) return await this.gatedGetall(signal);
       return { answer: await this.dispatch(request, signal) };
     } catch (e) {
-      // The client is gone and its request was dropped unserved: nobody to answer or report.
-      if (signal?.aborted) return { answer: Buffer.alloc(0) };
-      const errno = errnoOf(e);
-      this.events.report(
-        `${request.op} failures (${errnoName(errno)})`,
-        `${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`,
-      );
-      return { answer: statusAnswer(errno) };
+      return this.failed(request, e, signal);
     }
+  }
+
+  private failed(request: Request, e: unknown, signal?: AbortSignal): HandlerResult {
+    // The client is gone and its request was dropped unserved: nobody to answer or report.
+    if (signal?.aborted) return { answer: Buffer.alloc(0) };
+    const errno = errnoOf(e);
+    this.events.report(
+      `${request.op} failures (${errnoName(errno)})`,
+      `${request.op} for uid ${this.peer.uid} failed: ${errnoName(errno)}: ${(e as Error).message}`,
+    );
+    return { answer: statusAnswer(errno) };
   }
 
   /** A getall holding one of the peer's read slots until its answer has left. */

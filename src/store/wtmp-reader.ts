@@ -95,18 +95,18 @@ export class WtmpReader {
 
   /**
    * Blocks from the end of the file to its start. Blocks start small (a `last -n 10`
-   * reads little) and double up to MAX_BLOCK records.
+   * reads little) and double up to `max` records.
    */
-  *blocksBackward(initial = 64): Generator<RecordBlock> {
+  *blocksBackward(initial = 64, max = MAX_BLOCK): Generator<RecordBlock> {
     let end = this.count;
-    let n = initial;
+    let n = Math.min(initial, max);
     while (end > 0) {
       const first = Math.max(0, end - n);
       const block = this.read(first, end - first);
       if (block.count === 0) return; // the file shrank under us
       yield block;
       end = first;
-      n = Math.min(n * 2, MAX_BLOCK);
+      n = Math.min(n * 2, max);
     }
   }
 

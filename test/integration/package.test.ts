@@ -48,7 +48,7 @@ test('npm pack of a clean copy installs without a C compiler, imports, type-chec
   assert.equal(packed.status, 0, packed.stderr);
   const [info] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const files = info.files.map((f) => f.path);
-  for (const want of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/client/utmpx.js', 'dist/src/cli/utmpsd.js', 'bin/utmpsd', 'native/utmps_sys.c', 'binding.gyp', 'LICENSE', 'cjs/index.cjs', 'scripts/native-report.js', 'docs/CLIENT.md', 'examples/client/terminal-server.mjs']) {
+  for (const want of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/client/utmpx.js', 'dist/src/cli/utmpsd.js', 'bin/utmpsd', 'bin/launch.cjs', 'dist/bundle/utmps-last.cjs', 'dist/bundle/utmps-last.cjs.cache', 'dist/bundle/utmps-utmpd.cjs', 'native/utmps_sys.c', 'binding.gyp', 'LICENSE', 'cjs/index.cjs', 'scripts/native-report.js', 'docs/CLIENT.md', 'examples/client/terminal-server.mjs']) {
     assert.ok(files.includes(want), `the tarball holds ${want}`);
   }
   const stray = files.filter((f) => /^(test|bench|fuzz|\.ci|src|build|dist\/test|dist\/bench|dist\/fuzz)\//.test(f) || f.endsWith('.map'));
