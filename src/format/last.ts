@@ -591,7 +591,8 @@ export function beginsLine(name: string, seconds: number, f: TimeFormat): string
 
 // ---- JSON ----
 
-const STATUS_TEXT: Record<EndStatus, string | null> = {
+/** How a session ended, in words (JSON, the timeline's tooltips); null: no status. */
+export const STATUS_TEXT: Record<EndStatus, string | null> = {
   ended: 'logged out',
   down: 'down',
   crash: 'crash',

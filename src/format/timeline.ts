@@ -10,7 +10,7 @@
 // record can add markup or raw control characters (docs/SECURITY.md promise 25).
 
 import { safeText } from './escape.js';
-import type { EndStatus, Session } from './last.js';
+import { type EndStatus, type Session, STATUS_TEXT } from './last.js';
 import { utf8 } from './text.js';
 import { isoTime, localParts, localSeconds } from './time.js';
 import { hostAt } from './view.js';
@@ -56,15 +56,6 @@ export const COLORS = {
 // Geometry, in SVG user units (pixels at scale 1).
 export const GEOMETRY = { width: 1200, left: 170, right: 20, top: 48, rowHeight: 20, barHeight: 12, axisHeight: 46 } as const;
 
-const STATUS_TEXT: Record<EndStatus, string> = {
-  ended: 'logged out',
-  down: 'down',
-  crash: 'crash',
-  'logged-in': 'still logged in',
-  gone: 'gone - no logout',
-  running: 'still running',
-  none: '',
-};
 
 /**
  * A record field (a latin1 byte string) for XML: controls visible (\xHH), then decoded
@@ -246,7 +237,7 @@ export class Timeline {
       const y = g.top + i * g.rowHeight + (g.rowHeight - g.barHeight) / 2;
       const fill = s.end === null ? COLORS.open : COLORS.session;
       // Only the record's fields are byte strings to escape; the rest is our own text.
-      const tip = `${xmlText(s.user)} on ${xmlText(s.line)}${s.host === '' ? '' : ` from ${xmlText(s.host)}`}: ${isoTime(s.login)} – ${s.end === null ? '' : `${isoTime(s.end)} `}(${STATUS_TEXT[s.status]})`;
+      const tip = `${xmlText(s.user)} on ${xmlText(s.line)}${s.host === '' ? '' : ` from ${xmlText(s.host)}`}: ${isoTime(s.login)} – ${s.end === null ? '' : `${isoTime(s.end)} `}(${STATUS_TEXT[s.status] ?? ''})`;
       out.push(`<rect class="session" x="${f1(x1)}" y="${y}" width="${f1(w)}" height="${g.barHeight}" fill="${fill}"><title>${tip}</title></rect>`);
     }
     out.push('</g>');
