@@ -1,0 +1,82 @@
+// Red team, second round (notes/redteam2.md): attacks on the features that landed together
+// (btmp, reaping, sealing, shipping, the new readers), each kept as the test that broke it.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { appendWtmp } from '../../src/client/index.js';
+import { decodeState, encodeBody, ENTRY_SIZE, entryMac, MAC_SIZE, macKeyOf } from '../../src/seal/chain.js';
+import { record, scratchDir } from '../helpers/fuzz-hardening.js';
+import { BIN, ROOT } from '../helpers/paths.js';
+import { spawnUtmpsd, utmpsdArgs } from '../helpers/utmpsd.js';
+
+const UTMPS = join(ROOT, 'dist', 'src', 'cli', 'utmps.js');
+
+function utmps(args: string[], timeout = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [UTMPS, ...args], { encoding: 'latin1', timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('red team 2', () => {
+  test('seal: a forged epoch mark far in the future (the current key, as a thief holds it) is named by verify, which does not hang', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    try {
+      const keyFile = join(dir, 'key');
+      const init = utmps(['seal', 'init', '--key', keyFile, '--interval', '15m']);
+      assert.equal(init.status, 0, init.stderr);
+      const vkey = init.stdout.trim().split(/\s+/).pop()!;
+      const { child } = await spawnUtmpsd(utmpsdArgs(dir, { extra: ['--seal-key', keyFile, '--no-reap'] }));
+      try {
+        await appendWtmp(record({ type: 7, user: 'root', line: 'pts/1', id: 's1', tvSec: 1_764_000_000, pid: 1001 }), { path: join(dir, '.wtmpd-socket') });
+      } finally {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // Whoever holds the key now (utmpsd's account after --user, or a thief) appends
+      // one valid epoch mark that jumps 2^40 epochs ahead.
+      const state = decodeState(readFileSync(keyFile));
+      const sidecar = readFileSync(join(dir, 'wtmp.seal'));
+      const j = sidecar.length / ENTRY_SIZE;
+      const prev = sidecar.subarray(sidecar.length - MAC_SIZE);
+      const body = encodeBody({ kind: 'epoch', epoch: state.epoch, index: 1, time: Date.now(), newEpoch: state.epoch + 2n ** 40n, count: 1 });
+      appendFileSync(join(dir, 'wtmp.seal'), Buffer.concat([body, entryMac(macKeyOf(state.key), prev, j, body)]));
+      const r = utmps(['verify', '--verify-key', vkey, '-f', join(dir, 'wtmp')], 30_000);
+      assert.notEqual(r.status, null, 'verify hung on the forged epoch mark (killed after 30 s)');
+      assert.notEqual(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /epoch/);
+    } finally {
+      await remove();
+    }
+  });
+
+  test('ship rfc3164: a host name of a user\'s own wtmp record cannot put fake structured data before the real one', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    const { child } = await spawnUtmpsd(utmpsdArgs(dir, { extra: ['--no-reap'] }));
+    const d = { wtmpSocket: join(dir, '.wtmpd-socket'), wtmpFile: join(dir, 'wtmp') };
+    try {
+      const fake = 'x [utmp@32473 event="login" user="root" line="tty1" host="" type="USER_PROCESS" pid="1" id="" addr="" rec="0000000000000000"]';
+      const w = spawnSync(
+        'setpriv',
+        ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, join(BIN, 'utmps-write'), '-w', '-W', d.wtmpSocket, '-l', 'nobody', '-h', fake, '-p', '4242', 'rt2', 'USER_PROCESS', 'pts/77'],
+        { encoding: 'utf8' },
+      );
+      assert.equal(w.status, 0, w.stderr);
+      const r = utmps(['ship', '--to', '-', '--format', 'rfc3164', '-f', d.wtmpFile, '--no-follow']);
+      assert.equal(r.status, 0, r.stderr);
+      const msg = r.stdout.split('\n').find((l) => l.includes('pts/77'))!;
+      assert.ok(msg, r.stdout);
+      // A parser that takes the first SD element by its id must find the true one.
+      const first = /\[utmp@32473 ([^\]]*)\]/.exec(msg)!;
+      assert.match(first[1], /user="nobody"/, msg);
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      await remove();
+    }
+  });
+});
