@@ -2,12 +2,13 @@
 // (btmp, reaping, sealing, shipping, the new readers), each kept as the test that broke it.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { appendWtmp } from '../../src/client/index.js';
+import { appendWtmp, UtmpSession } from '../../src/client/index.js';
+import { decodeEntry, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
 import { decodeState, encodeBody, ENTRY_SIZE, entryMac, MAC_SIZE, macKeyOf } from '../../src/seal/chain.js';
 import { record, scratchDir } from '../helpers/fuzz-hardening.js';
 import { BIN, ROOT } from '../helpers/paths.js';
@@ -73,6 +74,55 @@ describe('red team 2', () => {
       const first = /\[utmp@32473 ([^\]]*)\]/.exec(msg)!;
       assert.match(first[1], /user="nobody"/, msg);
     } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      await remove();
+    }
+  });
+
+  test('reaper: a utmp-group writer\'s entry with a dead pid on another user\'s line is reaped without a wtmp logout that would end that user\'s session', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    const { child } = await spawnUtmpsd(utmpsdArgs(dir, { format: 'glibc' }));
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      const utmpSocket = join(dir, '.utmpd-socket');
+      const login: EntryInput = { type: 'USER_PROCESS', pid: sleeper.pid!, line: 'pts/3', id: 'ts/3', user: 'root', host: 'victim.example', tvSec: Math.floor(Date.now() / 1000) };
+      const s = await UtmpSession.connect({ path: utmpSocket });
+      try {
+        await s.put(login);
+      } finally {
+        s.close();
+      }
+      await appendWtmp(login, { path: join(dir, '.wtmpd-socket') });
+      const gone = spawnSync('true');
+      // The group writer may write utmp, but may not append a logout for root's line itself.
+      const w = spawnSync(
+        'setpriv',
+        ['--reuid=nobody', '--regid=0', '--clear-groups', process.execPath, join(BIN, 'utmps-write'), '-u', '-U', utmpSocket, '-l', 'nobody', '-p', String(gone.pid), 'zz', 'USER_PROCESS', 'pts/3'],
+        { encoding: 'utf8' },
+      );
+      assert.equal(w.status, 0, w.stderr);
+      const entries = (): ReturnType<typeof decodeEntry>[] => {
+        const data = readFileSync(join(dir, 'utmp'));
+        const out = [];
+        for (let off = 0; off + GLIBC_LAYOUT.size <= data.length; off += GLIBC_LAYOUT.size) out.push(decodeEntry(data.subarray(off, off + GLIBC_LAYOUT.size), GLIBC_LAYOUT));
+        return out;
+      };
+      for (let i = 0; i < 300 && entries().find((e) => e.id === 'zz')?.typeName !== 'DEAD_PROCESS'; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(entries().find((e) => e.id === 'zz')?.typeName, 'DEAD_PROCESS', 'the writer\'s own entry is reaped');
+      assert.equal(entries().find((e) => e.id === 'ts/3')?.typeName, 'USER_PROCESS', 'root\'s entry is untouched');
+      // Give a wrong logout time to land; then the wtmp holds root's login only.
+      await new Promise((r) => setTimeout(r, 300));
+      const wtmp = readFileSync(join(dir, 'wtmp'));
+      const onLine = [];
+      for (let off = 0; off + GLIBC_LAYOUT.size <= wtmp.length; off += GLIBC_LAYOUT.size) {
+        const e = decodeEntry(wtmp.subarray(off, off + GLIBC_LAYOUT.size), GLIBC_LAYOUT);
+        if (e.line === 'pts/3') onLine.push(e.typeName);
+      }
+      assert.deepEqual(onLine, ['USER_PROCESS'], 'no logout record ends root\'s session on pts/3 in last');
+    } finally {
+      sleeper.kill('SIGKILL');
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       await exited;
