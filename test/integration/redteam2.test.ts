@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { appendWtmp, UtmpSession } from '../../src/client/index.js';
@@ -126,6 +126,24 @@ describe('red team 2', () => {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       await exited;
+      await remove();
+    }
+  });
+
+  test('verify: a sidecar and a wtmp of hostile bytes (times past what Date can show) get a clear finding, not a crash', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    try {
+      const init = utmps(['seal', 'init', '--key', join(dir, 'key'), '--interval', '15m']);
+      assert.equal(init.status, 0, init.stderr);
+      const vkey = init.stdout.trim().split(/\s+/).pop()!;
+      // Times of 0xff.. bytes are far past what Date can show.
+      writeFileSync(join(dir, 'wtmp'), Buffer.alloc(4000, 0x7f));
+      writeFileSync(join(dir, 'wtmp.seal'), Buffer.alloc(960, 0xff));
+      const r = utmps(['verify', '--verify-key', vkey, '-f', join(dir, 'wtmp')], 30_000);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stderr, /RangeError|at /, r.stderr);
+      assert.match(r.stdout, /time unknown/);
+    } finally {
       await remove();
     }
   });
