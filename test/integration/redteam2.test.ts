@@ -147,4 +147,18 @@ describe('red team 2', () => {
       await remove();
     }
   });
+
+  test('timeline: records whose times are past what Date can show end with a picture, not an endless axis loop', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    try {
+      // Ten utmps-layout records of 0x7f bytes: times near 2^63 seconds.
+      writeFileSync(join(dir, 'wtmp'), Buffer.alloc(4000, 0x7f));
+      const r = utmps(['timeline', '-f', join(dir, 'wtmp'), '--format', 'utmps', '--no-btmp', '--svg', join(dir, 'out.svg')], 30_000);
+      assert.notEqual(r.status, null, 'timeline hung (killed after 30 s)');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(readFileSync(join(dir, 'out.svg'), 'utf8'), /<\/svg>\s*$/);
+    } finally {
+      await remove();
+    }
+  });
 });
