@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { appendWtmp, UtmpSession } from '../../src/client/index.js';
@@ -157,6 +157,22 @@ describe('red team 2', () => {
       assert.notEqual(r.status, null, 'timeline hung (killed after 30 s)');
       assert.equal(r.status, 0, r.stderr);
       assert.match(readFileSync(join(dir, 'out.svg'), 'utf8'), /<\/svg>\s*$/);
+    } finally {
+      await remove();
+    }
+  });
+
+  test('seal: a sidecar hard-linked to another file is refused before utmpsd writes a byte into it', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    try {
+      const keyFile = join(dir, 'key');
+      assert.equal(utmps(['seal', 'init', '--key', keyFile, '--interval', '15m']).status, 0);
+      writeFileSync(join(dir, 'other'), '');
+      linkSync(join(dir, 'other'), join(dir, 'wtmp.seal'));
+      const r = spawnSync(process.execPath, [join(BIN, 'utmpsd'), ...utmpsdArgs(dir, { extra: ['--seal-key', keyFile, '--no-reap'] }).filter((a, i, all) => a !== '--notify-fd' && all[i - 1] !== '--notify-fd')], { encoding: 'utf8', timeout: 30_000 });
+      assert.notEqual(r.status, 0, 'utmpsd refuses the linked sidecar');
+      assert.match(r.stderr, /hard links/);
+      assert.equal(statSync(join(dir, 'other')).size, 0, 'nothing was written into the linked file');
     } finally {
       await remove();
     }
