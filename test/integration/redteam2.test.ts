@@ -8,7 +8,7 @@ import { appendFileSync, linkSync, readFileSync, statSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { appendWtmp, UtmpSession } from '../../src/client/index.js';
-import { decodeEntry, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
+import { buildRecord, decodeEntry, type EntryInput, GLIBC_LAYOUT } from '../../src/record/index.js';
 import { decodeState, encodeBody, ENTRY_SIZE, entryMac, MAC_SIZE, macKeyOf } from '../../src/seal/chain.js';
 import { record, scratchDir } from '../helpers/fuzz-hardening.js';
 import { BIN, ROOT } from '../helpers/paths.js';
@@ -173,6 +173,26 @@ describe('red team 2', () => {
       assert.notEqual(r.status, 0, 'utmpsd refuses the linked sidecar');
       assert.match(r.stderr, /hard links/);
       assert.equal(statSync(join(dir, 'other')).size, 0, 'nothing was written into the linked file');
+    } finally {
+      await remove();
+    }
+  });
+
+  test('lastb --summary --json and lastlog --json: a user name with C1 CSI and DEL (anyone may try it at sshd) is escaped in the JSON text and parses back the same', async () => {
+    const { dir, remove } = await scratchDir('rt2-');
+    try {
+      // U+009B (CSI as UTF-8) then "2J", and DEL: raw, a terminal may act on them.
+      const rec = (type: 'LOGIN_PROCESS' | 'USER_PROCESS'): Buffer =>
+        buildRecord({ type, user: 'ev\u009b2J\u007fil', line: 'ssh:notty', host: 'h\u009b', pid: 77, tvSec: 1_764_000_000 }, GLIBC_LAYOUT);
+      writeFileSync(join(dir, 'btmp'), rec('LOGIN_PROCESS'));
+      writeFileSync(join(dir, 'wtmp'), rec('USER_PROCESS'));
+      for (const args of [['lastb', '--summary', '--json', '-f', join(dir, 'btmp')], ['lastlog', '--json', '-f', join(dir, 'wtmp')]]) {
+        const r = spawnSync(process.execPath, [UTMPS, ...args, '--format', 'glibc'], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /[\u007f-\u009f]/, `${args[0]}: no raw DEL or C1 in ${JSON.stringify(r.stdout)}`);
+        assert.ok(r.stdout.includes('\\u009b'), r.stdout);
+        assert.ok(JSON.stringify(JSON.parse(r.stdout)).includes('ev\u009b2J\u007fil'), 'the value parses back unchanged');
+      }
     } finally {
       await remove();
     }
