@@ -178,7 +178,7 @@ describe('red team 2', () => {
     }
   });
 
-  test('lastb --summary --json and lastlog --json: a user name with C1 CSI and DEL (anyone may try it at sshd) is escaped in the JSON text and parses back the same', async () => {
+  test('lastb, last and lastlog --json: a user name with C1 CSI and DEL (anyone may try it at sshd) is escaped in the JSON text and parses back the same', async () => {
     const { dir, remove } = await scratchDir('rt2-');
     try {
       // U+009B (CSI as UTF-8) then "2J", and DEL: raw, a terminal may act on them.
@@ -186,7 +186,12 @@ describe('red team 2', () => {
         buildRecord({ type, user: 'ev\u009b2J\u007fil', line: 'ssh:notty', host: 'h\u009b', pid: 77, tvSec: 1_764_000_000 }, GLIBC_LAYOUT);
       writeFileSync(join(dir, 'btmp'), rec('LOGIN_PROCESS'));
       writeFileSync(join(dir, 'wtmp'), rec('USER_PROCESS'));
-      for (const args of [['lastb', '--summary', '--json', '-f', join(dir, 'btmp')], ['lastlog', '--json', '-f', join(dir, 'wtmp')]]) {
+      for (const args of [
+        ['lastb', '--summary', '--json', '-f', join(dir, 'btmp')],
+        ['lastb', '--json', '-f', join(dir, 'btmp')],
+        ['last', '--json', '-f', join(dir, 'wtmp')],
+        ['lastlog', '--json', '-f', join(dir, 'wtmp')],
+      ]) {
         const r = spawnSync(process.execPath, [UTMPS, ...args, '--format', 'glibc'], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
         assert.doesNotMatch(r.stdout, /[\u007f-\u009f]/, `${args[0]}: no raw DEL or C1 in ${JSON.stringify(r.stdout)}`);
