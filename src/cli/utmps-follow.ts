@@ -2,6 +2,7 @@
 // the wtmpd socket's read extension (docs/PROTOCOL-EXTENSIONS.md), one line or one JSON
 // object per record, for people and for log shippers. Runs until interrupted.
 
+import { terminalSafeJson } from '../format/text.js';
 import { UtmpsError } from '../client/errors.js';
 import { readWtmp } from '../client/wtmp-read.js';
 
@@ -31,7 +32,7 @@ export async function follow(options: FollowOptions): Promise<number> {
           const entry = record.entry;
           if (wanted.size > 0 && !wanted.has(entry.user) && !wanted.has(entry.line)) continue;
           const event = wtmpEvent(entry);
-          writeAll(1, Buffer.from(`${options.json ? JSON.stringify(event) : wtmpEventLine(event)}\n`));
+          writeAll(1, Buffer.from(`${options.json ? terminalSafeJson(JSON.stringify(event)) : wtmpEventLine(event)}\n`));
         }
         return 0;
       } catch (e) {

@@ -1,6 +1,7 @@
 // utmps last: login history from wtmp files, newest first, like util-linux last
 // (differences: docs/READERS.md). Reads each file backwards in blocks.
 
+import { terminalSafeJson } from '../format/text.js';
 import { parseArgs } from 'node:util';
 import { type RecordLayout, UTMPS_LAYOUT } from '../record/layout.js';
 import {
@@ -254,7 +255,7 @@ export async function runReader(argv: string[], mode: ReaderMode): Promise<numbe
   let firstSession = true;
   const sink = v.json
     ? (s: Session): boolean => {
-        const json = JSON.stringify(sessionJson(s));
+        const json = terminalSafeJson(JSON.stringify(sessionJson(s)));
         // Output writes latin1 (one char per byte): JSON's non-ASCII text goes as UTF-8 bytes.
         out.write(`${firstSession ? '' : ','}\n${/[^\x00-\x7f]/.test(json) ? Buffer.from(json, 'utf8').toString('latin1') : json}`);
         firstSession = false;

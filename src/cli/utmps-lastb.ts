@@ -5,6 +5,7 @@
 
 import { btmpdSocketPath } from '../client/paths.js';
 import { FailedSummary } from '../format/failed.js';
+import { terminalSafeJson } from '../format/text.js';
 import { LastPairing } from '../format/last.js';
 import { UTMPS_LAYOUT } from '../record/layout.js';
 import { SocketSource } from './record-source.js';
@@ -64,7 +65,7 @@ const LASTB: ReaderMode = {
         src.close();
       }
     }
-    const text = values.json === true ? `${JSON.stringify(summary.json())}\n` : summary.text();
+    const text = values.json === true ? `${terminalSafeJson(JSON.stringify(summary.json()))}\n` : summary.text();
     writeAll(1, Buffer.from(text, values.json === true ? 'utf8' : 'latin1'));
     return 0;
   },

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { wtmpdSocketPath } from '../client/paths.js';
+import { terminalSafeJson } from '../format/text.js';
 import { LASTLOG_HEADER, type LastlogRow, lastlogJson, lastlogLine, LatestLogins } from '../format/lastlog.js';
 import { UTMPS_LAYOUT } from '../record/layout.js';
 import { FileSource, type RecordSource, SocketSource } from './record-source.js';
@@ -188,7 +189,7 @@ export async function run(argv: string[]): Promise<number> {
   });
 
   if (v.json) {
-    writeAll(1, Buffer.from(`${JSON.stringify(rows.map(lastlogJson))}\n`, 'utf8'));
+    writeAll(1, Buffer.from(`${terminalSafeJson(JSON.stringify(rows.map(lastlogJson)))}\n`, 'utf8'));
     return 0;
   }
   const out = new Output();

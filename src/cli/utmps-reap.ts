@@ -111,6 +111,10 @@ async function reapOne(session: UtmpSession, stale: Buffer, wtmpSocket: string |
     if (!found || recordType(found.bytes) !== recordType(stale) || entryPid(found.bytes) !== entryPid(stale)) return 'changed';
     const dead = deadEntry(found.bytes, at);
     await session.put(dead);
+    // A logout ends whatever session last shows on the line: not while another live entry,
+    // maybe someone else's, holds it (utmpsd's reaper does the same).
+    await session.rewind();
+    if (await session.findLine(dead.subarray(L.line, L.line + 32))) return 'done';
     await appendWtmp(logoutRecord(dead, at), { path: wtmpdSocketPath(wtmpSocket), timeoutMs });
     return 'done';
   } catch (e) {

@@ -42,7 +42,9 @@ const PROBLEM_TEXT: Record<Problem, string> = {
 export const EXIT_UNSEALED = 2;
 
 function iso(ms: number | undefined): string {
-  return ms === undefined || !Number.isFinite(ms) ? 'time unknown' : new Date(ms).toISOString().replace('.000Z', 'Z');
+  // A tampered record or sidecar may hold any time: out of Date's range is no crash.
+  const d = ms === undefined ? null : new Date(ms);
+  return d === null || Number.isNaN(d.getTime()) ? 'time unknown' : d.toISOString().replace('.000Z', 'Z');
 }
 
 interface Records {

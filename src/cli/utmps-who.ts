@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UtmpSession } from '../client/index.js';
 import { RecordType, UTMPS_LAYOUT } from '../record/layout.js';
-import { utf8 } from '../format/text.js';
+import { terminalSafeJson, utf8 } from '../format/text.js';
 import { countedUser, type TtyProbe, type TtyStat, whoCount, whoHeading, whoJson, whoKind, whoLine, type WhoOptions } from '../format/who.js';
 import { pidAt, typeAt } from '../format/view.js';
 import { WtmpReader } from '../store/wtmp-reader.js';
@@ -174,7 +174,7 @@ export async function run(argv: string[]): Promise<number> {
         if (name !== null) names.push(name);
       }
     }
-    if (v.json) out.line(JSON.stringify({ users: names.map(utf8), count: names.length }));
+    if (v.json) out.line(terminalSafeJson(JSON.stringify({ users: names.map(utf8), count: names.length })));
     else out.write(whoCount(names));
     out.flush();
     return 0;
@@ -188,7 +188,7 @@ export async function run(argv: string[]): Promise<number> {
       const kind = whoKind(buf, at, o);
       if (kind === null) continue;
       if (v.json) {
-        out.write(`${first ? '' : ','}\n${JSON.stringify(whoJson(kind, buf, at))}`);
+        out.write(`${first ? '' : ','}\n${terminalSafeJson(JSON.stringify(whoJson(kind, buf, at)))}`);
         first = false;
       } else {
         out.line(whoLine(kind, buf, at, o, probeTty, now));

@@ -231,8 +231,11 @@ try {
   }
   let seal: WtmpSeal | undefined;
   if (values['seal-key'] !== undefined) {
-    seal = await WtmpSeal.open(values['seal-key'], where.wtmpFile, { mode: fileMode, warn: (m) => log.warn(m) });
-    if (trust.euid === 0) checkOpenedFile(seal.sidecarPath, seal.sidecarFd, trust);
+    seal = await WtmpSeal.open(values['seal-key'], where.wtmpFile, {
+      mode: fileMode,
+      warn: (m) => log.warn(m),
+      ...(trust.euid === 0 && { checkSidecar: (path: string, fd: number) => checkOpenedFile(path, fd, trust) }),
+    });
     await wtmp.startSealing(seal, (e) => log.error(`unable to seal wtmp: ${e.message}`));
   }
   const policy = systemPolicy({ rateLimiter: new RateLimiter(rateLimit), privateReads: values['private-reads'] ?? false });

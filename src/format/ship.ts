@@ -172,11 +172,13 @@ export function timestamp3164(tvSec: number): string {
 
 /**
  * What syslog(3) sends to /dev/log: <PRI>TIMESTAMP TAG[PID]: MSG, no host name. The
- * structured data rides at the end of MSG so nothing is lost on a local socket.
+ * structured data rides in MSG so nothing is lost on a local socket, and leads it: the
+ * readable text holds a user's own ut_host, which could spell a fake element, so the
+ * first element of our SD-ID must always be the real one.
  */
 export function formatRfc3164(r: ShipRecord, id: SyslogIdentity): string {
   const pri = FACILITY * 8 + severity(r.kind);
-  return `<${pri}>${timestamp3164(r.tvSec)} ${printableName(id.appName, 32)}[${id.procId}]: ${readableMessage(r)} ${structuredData(r)}`;
+  return `<${pri}>${timestamp3164(r.tvSec)} ${printableName(id.appName, 32)}[${id.procId}]: ${structuredData(r)} ${readableMessage(r)}`;
 }
 
 /** One JSON object (no newline); every text field escaped like the syslog forms. */

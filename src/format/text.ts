@@ -33,3 +33,11 @@ export function int02(n: number): string {
 export function utf8(bytes: string): string {
   return /[\x80-\xff]/.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes;
 }
+
+/**
+ * JSON text for a terminal: JSON.stringify escapes C0 but leaves DEL and C1 (U+0080-U+009F,
+ * CSI among them) raw, and record bytes are anyone's. As \uXXXX they parse the same.
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -318,6 +318,8 @@ function p2(n: number): string {
 export function axisTicks(from: number, to: number): AxisTick[] {
   const span = to - from;
   const ticks: AxisTick[] = [];
+  // Record times are the writer's: past Date's range there is no calendar to tick.
+  if (!(span >= 0) || Number.isNaN(new Date(from * 1000).getTime()) || Number.isNaN(new Date(to * 1000).getTime())) return ticks;
   const start = localParts(from);
   const y0 = start.year;
   const m0 = start.month;
@@ -352,8 +354,11 @@ export function axisTicks(from: number, to: number): AxisTick[] {
     }
     return ticks;
   }
-  const months = MONTH_STEPS.find((s) => span / (s * 30.44 * DAY) <= MAX_TICKS) ?? 240;
-  for (let k = 0; ; k++) {
+  // Beyond the steps: whole years, as many as keep MAX_TICKS (times may span millennia).
+  const months = MONTH_STEPS.find((s) => span / (s * 30.44 * DAY) <= MAX_TICKS) ?? 12 * Math.ceil(span / (MAX_TICKS * 365.25 * DAY));
+  // Only the months the step keeps: a loop over every month of a long span never ends.
+  const first = (months - ((y0 * 12 + m0 - 1) % months)) % months;
+  for (let k = first; ; k += months) {
     const t = localSeconds(y0, m0 + k, 1, 0, 0, 0);
     if (t > to) break;
     if (t < from) continue;

@@ -167,6 +167,12 @@ export function verifySealed(input: VerifyInput): VerifyResult {
         chainBroken = fail('another-key', sealed.length, `sidecar entry ${j} goes back to epoch ${entry.newEpoch}`, entry.time);
         break;
       }
+      // A key from after the verification time cannot have been reached honestly, and
+      // walking to it would take as long as the forger likes (one hash per epoch).
+      if (entry.newEpoch > nowEpoch + 1n || entry.newEpoch - epoch > maxJump) {
+        chainBroken = fail('another-key', sealed.length, `sidecar entry ${j} jumps from epoch ${epoch} to epoch ${entry.newEpoch}, past the time of verification: forged with a stolen key`, entry.time);
+        break;
+      }
       lastMarkAt = sealed.length;
       lastMarkTime = entry.time;
       k = keyAt(k, epoch, entry.newEpoch);

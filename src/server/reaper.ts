@@ -294,6 +294,14 @@ export class Reaper {
     const at = nowTimeval();
     const dead = await this.options.utmp.rewriteIfHeld(record, (found) => deadEntry(found, at));
     if (!dead) return;
+    // A logout for a line ends, in last, whatever session is on it. Another live entry on
+    // the line may be someone else's (a utmp writer chose this entry's line): then the
+    // entry alone is ended, as a writer could not append that logout itself (policy.ts).
+    if (await this.options.utmp.getline(newCursor(), dead.subarray(L.line, L.line + FIELD_SIZE.line))) {
+      this.reaped++;
+      this.options.log.notice(`reaper: ended the ${typeName(recordType(record))} entry of pid ${entryPid(record)}: its process ${why === 'exited' ? 'exited' : 'is gone (pid reused)'}; no wtmp logout: its line has another live entry`);
+      return;
+    }
     await this.options.wtmp.append(logoutRecord(dead, at));
     this.reaped++;
     this.options.log.notice(`reaper: ended the ${typeName(recordType(record))} entry of pid ${entryPid(record)}: its process ${why === 'exited' ? 'exited' : 'is gone (pid reused)'}`);

@@ -37,6 +37,8 @@ const { O_RDWR, O_NOFOLLOW, O_NONBLOCK } = constants;
 export const SIDECAR_SUFFIX = '.seal';
 
 export interface SealOptions {
+  /** Checks the opened sidecar before anything is read or written (utmpsd as root: checkOpenedFile). */
+  checkSidecar?: (path: string, fd: number) => void;
   /** Mode of a sidecar this store creates (the wtmp file's). */
   mode?: number;
   warn?: (message: string) => void;
@@ -138,6 +140,8 @@ export class WtmpSeal {
     }
     const s = new WtmpSeal(keyPath, fd, state, sidecarPath, handle, options);
     try {
+      // Before resume(), which may write a header: a linked-in file gets nothing from us.
+      options.checkSidecar?.(sidecarPath, handle.fd);
       s.resume();
     } catch (e) {
       await handle.close();

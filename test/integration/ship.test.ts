@@ -597,9 +597,9 @@ describe('utmps ship to unix:// (a real rsyslog imuxsock on a temp socket)', { s
       await until('3 lines', () => out().trim().split('\n').length >= 3);
       const got = out().trim().split('\n');
       const pid = s.child.pid;
-      assert.match(got[0], new RegExp(`^authpriv\\.notice utmps\\[${pid}\\]  ?system boot \\(kernel 6\\.1\\.0\\) \\[utmp@32473 event="boot"`));
-      assert.match(got[1], new RegExp(`^authpriv\\.info utmps\\[${pid}\\]  ?alice logged in on pts/1 from host\\.example \\[utmp@32473 event="login" user="alice"`));
-      assert.match(got[2], /^authpriv\.info utmps\[\d+\]  ?alice logged out of pts\/1 \[/);
+      assert.match(got[0], new RegExp(`^authpriv\\.notice utmps\\[${pid}\\]  ?\\[utmp@32473 event="boot"[^\\]]*\\] system boot \\(kernel 6\\.1\\.0\\)$`));
+      assert.match(got[1], new RegExp(`^authpriv\\.info utmps\\[${pid}\\]  ?\\[utmp@32473 event="login" user="alice"[^\\]]*\\] alice logged in on pts/1 from host\\.example$`));
+      assert.match(got[2], /^authpriv\.info utmps\[\d+\]  ?\[utmp@32473 event="logout"[^\]]*\] alice logged out of pts\/1$/);
     } finally {
       rsyslog.kill('SIGTERM');
       await once(rsyslog, 'exit');
