@@ -187,8 +187,9 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const [name, args, reaps] of [
     ['--no-reap', ['--no-reap'], false],
-    ['pidfd', ['--reap-with', 'pidfd'], true],
-    ['proc', ['--reap-with', 'proc', '--reap-poll', String(POLL_MS)], true],
+    // --reap-grace 0: the latency of the watch itself, without the login program's grace.
+    ['pidfd', ['--reap-with', 'pidfd', '--reap-grace', '0'], true],
+    ['proc', ['--reap-with', 'proc', '--reap-poll', String(POLL_MS), '--reap-grace', '0'], true],
   ] as const) {
     results.push(await measure(name, [...args], pids, reaps));
     process.stdout.write(`measured ${name}\n`);

@@ -16,7 +16,7 @@ import { notifyFd, sdNotify } from '../server/readiness.js';
 import { DEFAULT_TIMEOUTS } from '../server/session.js';
 import { checkOpenedFile, handOverFds, openStateDir } from '../server/state-dir.js';
 import { Utmpsd } from '../server/utmpsd.js';
-import { DEFAULT_REAP_POLL_MS, Reaper } from '../server/reaper.js';
+import { DEFAULT_REAP_GRACE_MS, DEFAULT_REAP_POLL_MS, Reaper } from '../server/reaper.js';
 import { openFileLimit } from '../host/liveness.js';
 import { UtmpFile } from '../store/utmp-file.js';
 import { defaultCreateMode } from '../store/open.js';
@@ -67,6 +67,8 @@ const USAGE = `usage: utmpsd [options]
                              or a look in /proc every --reap-poll ms
   --reap-poll MS             /proc check interval where pidfds are unavailable
                              (default ${DEFAULT_REAP_POLL_MS})
+  --reap-grace MS            time a login program has to log out a session itself
+                             after its process exits (default ${DEFAULT_REAP_GRACE_MS}; 0: none)
   --notify-fd N              write a newline to fd N and close it once ready (s6)
   -v, --verbose | -q, --quiet
   -h, --help`;
@@ -128,6 +130,7 @@ try {
       'no-reap': { type: 'boolean' },
       'reap-with': { type: 'string' },
       'reap-poll': { type: 'string' },
+      'reap-grace': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       quiet: { type: 'boolean', short: 'q' },
     },
@@ -191,6 +194,7 @@ if ((fileMode & 0o020) !== 0) {
 const reapWith = values['reap-with'] ?? 'pidfd';
 if (reapWith !== 'pidfd' && reapWith !== 'proc') die(100, `--reap-with must be pidfd or proc, got '${reapWith}'`);
 const reapPollMs = count('--reap-poll', values['reap-poll'], DEFAULT_REAP_POLL_MS, 1);
+const reapGraceMs = count('--reap-grace', values['reap-grace'], DEFAULT_REAP_GRACE_MS, 0);
 const notifyFdNumber = values['notify-fd'] === undefined ? undefined : count('--notify-fd', values['notify-fd'], 0, 3);
 let identity: Identity | undefined;
 if (values.user !== undefined) {
@@ -246,7 +250,7 @@ try {
   };
   const reaper = values['no-reap']
     ? undefined
-    : await Reaper.start({ utmp, wtmp, log, pollMs: reapPollMs, pidfds: reapWith === 'pidfd', maxPidfds: pidfdBudget(maxConnections) });
+    : await Reaper.start({ utmp, wtmp, log, pollMs: reapPollMs, graceMs: reapGraceMs, pidfds: reapWith === 'pidfd', maxPidfds: pidfdBudget(maxConnections) });
   server = await Utmpsd.start({
     sockets: {
       utmp: socketFor('utmp', where.utmpSocket),

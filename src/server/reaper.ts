@@ -19,6 +19,13 @@ import type { Logger } from './log.js';
 import type { Peer } from './policy.js';
 
 export const DEFAULT_REAP_POLL_MS = 5_000;
+/**
+ * How long a login program has, once its session's process exited, to log the session out
+ * itself (a terminal emulator or server writes the child's pid, and its own logout and
+ * logwtmp on SIGCHLD): a reap waits this long, then finds the entry already dead and writes
+ * nothing, so wtmp gets one logout, not two.
+ */
+export const DEFAULT_REAP_GRACE_MS = 2_000;
 
 export interface ReaperOptions {
   utmp: UtmpFile;
@@ -26,6 +33,8 @@ export interface ReaperOptions {
   log: Logger;
   /** The /proc check interval for processes without a pidfd. */
   pollMs?: number;
+  /** The wait between a process's exit and its reap (DEFAULT_REAP_GRACE_MS; 0: none). */
+  graceMs?: number;
   /** false: check every process in /proc, as where pidfd_open is missing (bench, tests). */
   pidfds?: boolean;
   /**
@@ -98,6 +107,7 @@ export class Reaper {
   private reaped = 0;
   private openPidfds = 0;
   private pending = new Set<Promise<void>>();
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
   private closed = false;
   private carry = Buffer.alloc(0);
   private readonly onData = (chunk: Buffer): void => this.tokens(chunk);
@@ -278,7 +288,18 @@ export class Reaper {
     w.slots = [];
     for (const slot of slots) this.bySlot.delete(slot.key);
     this.drop(w);
-    for (const slot of slots) this.reap(fromHead(slot.head), 'exited');
+    for (const slot of slots) this.afterGrace(fromHead(slot.head));
+  }
+
+  /** Reaps once the grace has passed, unless utmpsd stops first (the next start judges it). */
+  private afterGrace(record: Buffer): void {
+    const grace = this.options.graceMs ?? DEFAULT_REAP_GRACE_MS;
+    if (grace <= 0) return this.reap(record, 'exited');
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer);
+      this.reap(record, 'exited');
+    }, grace);
+    this.graceTimers.add(timer);
   }
 
   private reap(record: Buffer, why: string): void {
@@ -331,6 +352,8 @@ export class Reaper {
     this.closed = true;
     pipeReader?.off('data', this.onData);
     if (this.pollTimer) clearInterval(this.pollTimer);
+    for (const timer of this.graceTimers) clearTimeout(timer);
+    this.graceTimers.clear();
     for (const w of [...this.byToken.values()]) this.drop(w);
     this.bySlot.clear();
     await Promise.all([...this.pending]);

@@ -146,6 +146,29 @@ describe('utmpsd reaps sessions whose process died', () => {
     assert.doesNotMatch(d.stderr(), /pts\/71|client\.example|root /);
   });
 
+  test('a login program that logs its session out as its child exits (as terminal servers do) leaves one logout in wtmp, not two', async () => {
+    const t = await startUtmpsd({ format: 'glibc', extra: ['--reap-grace', '1000'] });
+    try {
+      const child = session();
+      const login: EntryInput = { type: 'USER_PROCESS', pid: child.pid, line: 'pts/79', id: 's/79', user: 'root', tvSec: nowSec() };
+      await put(t, login);
+      await appendWtmp(login, { path: t.wtmpSocket });
+      // The child exits; its login program logs out at once, as logout() and logwtmp() do.
+      await killed(child);
+      await put(t, { ...login, type: 'DEAD_PROCESS', user: '', tvSec: nowSec() });
+      await appendWtmp({ type: 'DEAD_PROCESS', pid: child.pid, line: 'pts/79', tvSec: nowSec() }, { path: t.wtmpSocket });
+      // Past the grace, the reaper finds the entry already dead and writes nothing.
+      await sleepMs(2000);
+      assert.deepEqual(
+        fileEntries(t.wtmpFile).map((e) => `${e.typeName} ${e.line}`),
+        ['USER_PROCESS pts/79', 'DEAD_PROCESS pts/79'],
+      );
+      assert.doesNotMatch(t.stderr(), /reaper: ended/);
+    } finally {
+      await t.stop();
+    }
+  });
+
   test('a session that logged out itself, or whose slot was taken by a new session, is not touched', async () => {
     const first = session();
     await put(d, { type: 'USER_PROCESS', pid: first.pid, line: 'pts/72', id: 's/72', user: 'root', tvSec: nowSec() });
