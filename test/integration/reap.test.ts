@@ -140,6 +140,7 @@ describe('utmpsd reaps sessions whose process died', () => {
     assert.ok(row.includes(iso), `last shows the logout time ${iso}: ${row}`);
 
     // One log line, with no record contents.
+    await until('the reap is logged (after its wtmp append)', () => d.stderr().includes('reaper: ended'));
     const lines = d.stderr().split('\n').filter((l) => l.includes('reaper:'));
     assert.equal(lines.length, 1, d.stderr());
     assert.match(lines[0], new RegExp(`^utmpsd: info: reaper: ended the USER_PROCESS entry of pid ${sleeper.pid}: its process exited$`));
@@ -286,7 +287,8 @@ describe('utmpsd at start', () => {
       const types = Object.fromEntries(fileEntries(utmp).map((e) => [e.line, e.typeName]));
       assert.deepEqual(types, { 'pts/81': 'DEAD_PROCESS', 'pts/82': 'DEAD_PROCESS', 'pts/83': 'USER_PROCESS', tty3: 'INIT_PROCESS', '~': 'BOOT_TIME' });
       assert.deepEqual(fileEntries(join(dir, 'wtmp')).map((e) => [e.typeName, e.line]).sort(), [['DEAD_PROCESS', 'pts/81'], ['DEAD_PROCESS', 'pts/82']]);
-      assert.match(stderr(), /its process is gone \(pid reused\)/);
+      // The log line follows the wtmp append.
+      await until('the reuse is logged', () => /its process is gone \(pid reused\)/.test(stderr()));
       // The live one found at start is watched from then on.
       await killed(live);
       await until('the getty entry found at start is reaped once its process dies', () => entryOn(utmp, 'tty3')?.typeName === 'DEAD_PROCESS');
