@@ -205,26 +205,28 @@ describe('utmps ship to a real rsyslog', { skip: existsSync(RSYSLOGD) ? false : 
   }
 });
 
+/**
+ * A Unix datagram socket bound at sock, printing "ready" and then each datagram as a hex
+ * line; with readWhenTold it reads nothing until a line arrives on its stdin.
+ */
+function datagramListener(sock: string, options: { readWhenTold?: boolean } = {}): ChildProcess {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    's.bind(sys.argv[1])',
+    "print('ready', flush=True)",
+    ...(options.readWhenTold ? ['sys.stdin.readline()'] : []),
+    'while True:',
+    '    print(s.recv(1 << 20).hex(), flush=True)',
+  ].join('\n');
+  return spawn('python3', ['-c', script, sock], { stdio: [options.readWhenTold ? 'pipe' : 'ignore', 'pipe', 'inherit'] });
+}
+
 describe('utmps ship to journal', () => {
   test('native protocol datagrams: the fields, the binary form for a value with a newline, MESSAGE_ID per kind (glibc-layout file)', async () => {
     const { dir, remove } = await makeTempDir();
     const sock = join(dir, 'journal');
-    const listener = spawn(
-      'python3',
-      [
-        '-c',
-        [
-          'import socket, sys',
-          's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-          's.bind(sys.argv[1])',
-          "print('ready', flush=True)",
-          'while True:',
-          '    print(s.recv(1 << 20).hex(), flush=True)',
-        ].join('\n'),
-        sock,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const listener = datagramListener(sock);
     let lines = '';
     listener.stdout!.on('data', (c: Buffer) => (lines += c.toString()));
     try {
@@ -293,24 +295,8 @@ describe('utmps ship to a datagram receiver that stops reading', () => {
   test('ship waits without blocking (SIGTERM ends it, the rest unsent after the cursor); once the receiver reads, the next run delivers the rest once', async () => {
     const { dir, remove } = await makeTempDir();
     const sock = join(dir, 'journal');
-    // Binds, then reads only once told to on stdin: until then its queue fills.
-    const listener = spawn(
-      'python3',
-      [
-        '-c',
-        [
-          'import socket, sys',
-          's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-          's.bind(sys.argv[1])',
-          "print('ready', flush=True)",
-          'sys.stdin.readline()',
-          'while True:',
-          '    print(s.recv(1 << 20).hex(), flush=True)',
-        ].join('\n'),
-        sock,
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+    // Reads only once told to on stdin: until then its queue fills.
+    const listener = datagramListener(sock, { readWhenTold: true });
     let lines = '';
     listener.stdout!.on('data', (c: Buffer) => (lines += c.toString()));
     try {
