@@ -18,16 +18,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateWtmp, type Shape, SHAPES } from './last-gen-wtmp.js';
+import { median } from './stats.js';
+import { fmtKb, fmtMs, type Sample, TIME, timedRun } from './timed.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const UTMPS = join(ROOT, 'bin', 'utmps');
-const TIME = '/usr/bin/time';
 const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
-
-interface Sample {
-  ms: number;
-  rssKb: number;
-}
 
 const { values: opts } = parseArgs({
   options: {
@@ -57,24 +53,15 @@ async function watched(cmd: string, args: string[], out: number): Promise<Sample
 }
 
 async function measure(cmd: string, args: string[]): Promise<Sample> {
+  if (existsSync(TIME)) return timedRun(cmd, args, ENV);
   const out = openSync('/dev/null', 'w');
   try {
-    if (!existsSync(TIME)) return await watched(cmd, args, out);
-    const start = process.hrtime.bigint();
-    const r = spawnSync(TIME, ['-v', cmd, ...args], { env: ENV, stdio: ['ignore', out, 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr.toString());
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
-    return { ms, rssKb: m ? Number(m[1]) : Number.NaN };
+    return await watched(cmd, args, out);
   } finally {
     closeSync(out);
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function digest(cmd: string, args: string[]): { hash: string; lines: number } {
   const r = spawnSync(cmd, args, { env: ENV, maxBuffer: 1 << 30 });
@@ -82,8 +69,6 @@ function digest(cmd: string, args: string[]): { hash: string; lines: number } {
   return { hash: createHash('sha256').update(r.stdout).digest('hex'), lines: r.stdout.toString('latin1').split('\n').length - 1 };
 }
 
-const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
-const fmtKb = (kb: number): string => (kb >= 10_240 ? `${(kb / 1024).toFixed(0)} MB` : `${(kb / 1024).toFixed(1)} MB`);
 
 async function main(): Promise<void> {
   const runs = Number(opts.runs);

@@ -11,17 +11,18 @@
 // /usr/bin/time -v. Output to /dev/null. TZ=UTC LC_ALL=C.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateWtmp, type Shape, SHAPES } from './last-gen-wtmp.js';
+import { median } from './stats.js';
+import { fmtKb, fmtMs, type Sample, timedRun } from './timed.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const UTMPS = join(ROOT, 'bin', 'utmps');
-const TIME = '/usr/bin/time';
 const ENV = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
 
 const { values: opts } = parseArgs({
@@ -32,32 +33,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-interface Sample {
-  ms: number;
-  rssKb: number;
-}
-
-function measure(cmd: string, args: string[]): Sample {
-  const out = openSync('/dev/null', 'w');
-  try {
-    const start = process.hrtime.bigint();
-    const r = spawnSync(TIME, ['-v', cmd, ...args], { env: ENV, stdio: ['ignore', out, 'pipe'], maxBuffer: 1 << 24 });
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
-    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr.toString());
-    return { ms, rssKb: m ? Number(m[1]) : Number.NaN };
-  } finally {
-    closeSync(out);
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
-const fmtKb = (kb: number): string => `${(kb / 1024).toFixed(kb >= 10_240 ? 0 : 1)} MB`;
+const measure = (cmd: string, args: string[]): Sample => timedRun(cmd, args, ENV);
 
 /** utmps-wtmpd serving file under s6-ipcserver; null without s6-ipcserver. */
 async function serve(dir: string, file: string): Promise<{ socket: string; stop: () => void } | null> {
