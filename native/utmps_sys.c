@@ -493,11 +493,7 @@ static napi_value pidfd_open_fn(napi_env env, napi_callback_info info)
 {
   napi_value argv[1];
   int32_t pid;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) {
-    napi_throw_type_error(env, NULL, "pid must be a number");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &pid)) return NULL;
   if (pid <= 0) return int_value(env, -EINVAL);
   long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
   return int_value(env, fd < 0 ? -errno : (int32_t)fd);
@@ -547,11 +543,7 @@ static napi_value pid_watch_add(napi_env env, napi_callback_info info)
   napi_value argv[2];
   int32_t fd;
   uint32_t token;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || !get_uint(env, argv[1], &token)) {
-    napi_throw_type_error(env, NULL, "pidWatchAdd(fd, token) takes numbers");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd) || !get_uint(env, argv[1], &token)) return NULL;
   if (watch_epfd < 0) return int_value(env, -EBADF);
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
@@ -564,11 +556,7 @@ static napi_value pid_watch_remove(napi_env env, napi_callback_info info)
 {
   napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "fd must be a number");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
   if (watch_epfd < 0) return int_value(env, -EBADF);
   return int_value(env, epoll_ctl(watch_epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0);
 }
