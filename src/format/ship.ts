@@ -10,8 +10,8 @@
 import { safeText } from './escape.js';
 import { eventKind, type WtmpEventKind } from './events.js';
 import { addressText } from './inet.js';
-import { hostAt, idAt, lineAt, pidAt, secondsAt, typeAt, usecAt, userAt } from './view.js';
-import { typeName } from '../record/layout.js';
+import { ADDR_OFFSET, hostAt, idAt, lineAt, pidAt, secondsAt, typeAt, usecAt, userAt } from './view.js';
+import { FIELD_SIZE, typeName } from '../record/layout.js';
 
 /** One record, ready to format; text fields are byte strings (latin1), as in the record. */
 export interface ShipRecord {
@@ -35,7 +35,7 @@ export function shipRecord(buf: Buffer, at: number, hash: string): ShipRecord {
   const type = typeAt(buf, at);
   const user = userAt(buf, at);
   const line = lineAt(buf, at);
-  const addressBytes = buf.subarray(at + 360, at + 376);
+  const addressBytes = buf.subarray(at + ADDR_OFFSET, at + ADDR_OFFSET + FIELD_SIZE.addr);
   return {
     kind: eventKind({ type, user, line }),
     type,
