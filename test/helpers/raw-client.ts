@@ -262,22 +262,7 @@ export async function replayAs(
     return replayOn(socketPath, plan, deadlineMs);
   }
   const job: Job = { socket: socketPath, plan: [...plan], deadlineMs };
-  const child = spawn('setpriv', [...setprivArgs(who), process.execPath, SCRIPT], {
-    cwd: '/',
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
-  child.stdin.end(JSON.stringify(job));
-  const code = await exited;
-  if (code !== 0) throw new Error(`raw client as uid ${who.uid} gid ${who.gid} exited ${code}: ${err.trim()}`);
-  return (JSON.parse(out) as { seen: Chunk[] }).seen;
+  return (JSON.parse(await runAs(who, JSON.stringify(job))) as { seen: Chunk[] }).seen;
 }
 
 /**
@@ -290,6 +275,12 @@ export async function replayEachAs(
   plans: readonly (readonly Chunk[])[],
   deadlineMs = DEFAULT_DEADLINE_MS,
 ): Promise<Chunk[][]> {
+  const jobs = { jobs: plans.map((plan) => ({ socket: socketPath, plan: [...plan], deadlineMs })) };
+  return (JSON.parse(await runAs(who, JSON.stringify(jobs))) as { seens: Chunk[][] }).seens;
+}
+
+/** This script as `who` (setpriv), given input on stdin: what it printed. */
+async function runAs(who: Credentials, input: string): Promise<string> {
   const child = spawn('setpriv', [...setprivArgs(who), process.execPath, SCRIPT], { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -299,10 +290,10 @@ export async function replayEachAs(
     child.once('error', reject);
     child.once('close', (code) => resolve(code));
   });
-  child.stdin.end(JSON.stringify({ jobs: plans.map((plan) => ({ socket: socketPath, plan: [...plan], deadlineMs })) }));
+  child.stdin.end(input);
   const code = await exited;
   if (code !== 0) throw new Error(`raw client as uid ${who.uid} gid ${who.gid} exited ${code}: ${err.trim()}`);
-  return (JSON.parse(out) as { seens: Chunk[][] }).seens;
+  return out;
 }
 
 async function main(): Promise<void> {
