@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,7 @@ import { appendWtmp, UtmpSession } from '../../src/client/index.js';
 import { buildRecord, decodeEntry, type EntryInput, GLIBC_LAYOUT, type UtmpEntry } from '../../src/record/index.js';
 import { accountIds, onPath, run } from '../helpers/commands.js';
 import { BIN, ROOT } from '../helpers/paths.js';
+import { processesUnder, killUnder } from '../helpers/processes.js';
 
 const HANG_GUARD_MS = 30_000;
 const SERVICE_USER = 'nobody';
@@ -53,36 +54,7 @@ async function login(sockets: { utmp: string; wtmp: string }, input: EntryInput)
   await appendWtmp(record, { path: sockets.wtmp, timeoutMs: 10_000 });
 }
 
-async function processesUnder(root: string): Promise<Array<{ pid: number; command: string }>> {
-  const found: Array<{ pid: number; command: string }> = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let command: string;
-    try {
-      command = (await readFile(`/proc/${entry}/cmdline`, 'latin1')).replaceAll('\0', ' ').trim();
-    } catch {
-      continue;
-    }
-    let cwd = '';
-    try {
-      cwd = await readlink(`/proc/${entry}/cwd`);
-    } catch {
-      // a zombie, or gone
-    }
-    if (command.includes(root) || cwd === root || cwd.startsWith(`${root}/`)) found.push({ pid: Number(entry), command });
-  }
-  return found;
-}
 
-async function killUnder(root: string): Promise<void> {
-  for (const p of await processesUnder(root)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UtmpSession } from '../../src/client/index.js';
@@ -24,6 +24,7 @@ import { type Outcome, accountIds, run, which } from '../helpers/commands.js';
 import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
+import { processesUnder } from '../helpers/processes.js';
 
 const SCRIPTS = join(ROOT, 'examples', 'openrc');
 const NAMES = ['utmpsd', 'utmps-utmpd', 'utmps-wtmpd', 'utmps-btmpd', 'utmps-boot'] as const;
@@ -264,26 +265,6 @@ async function stopService(s: Started | undefined, signal: NodeJS.Signals = 'SIG
   return code;
 }
 
-async function processesUnder(root: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let command: string;
-    try {
-      command = (await readFile(`/proc/${entry}/cmdline`, 'latin1')).replaceAll('\0', ' ');
-    } catch {
-      continue;
-    }
-    let cwd = '';
-    try {
-      cwd = await readlink(`/proc/${entry}/cwd`);
-    } catch {
-      // a zombie, or gone
-    }
-    if (command.includes(root) || cwd.startsWith(`${root}/`)) found.push(Number(entry));
-  }
-  return found;
-}
 
 function text(record: Buffer, at: number, size: number): string {
   const field = record.subarray(at, at + size);
@@ -341,7 +322,7 @@ async function liveRoot(prefix: string, account: { group: string }): Promise<{ r
 
 async function removeRoot(root: string | undefined): Promise<void> {
   if (!root) return;
-  for (const pid of await processesUnder(root)) {
+  for (const { pid } of await processesUnder(root)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ import { type Outcome, accountIds, onPath, run } from '../helpers/commands.js';
 import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { asRoot, followRequest, hold, userRecord } from '../helpers/lockout.js';
 import { BIN, ROOT } from '../helpers/paths.js';
+import { processesUnder } from '../helpers/processes.js';
 
 const EXAMPLES = join(ROOT, 'examples', 's6');
 /** A hang guard for every command and wait, never a timing assertion. */
@@ -41,27 +42,6 @@ const SKIP = await cannotRun();
 const UTMP_GID = 43;
 const SERVICE = SKIP ? { uid: -1, gid: -1 } : (await accountIds(SERVICE_USER))!;
 
-/** Processes whose command line or working directory is inside root: ours, if any. */
-async function processesUnder(root: string): Promise<Array<{ pid: number; command: string }>> {
-  const found: Array<{ pid: number; command: string }> = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let command: string;
-    try {
-      command = (await readFile(`/proc/${entry}/cmdline`, 'latin1')).replaceAll('\0', ' ').trim();
-    } catch {
-      continue; // gone
-    }
-    let cwd = '';
-    try {
-      cwd = await readlink(`/proc/${entry}/cwd`);
-    } catch {
-      // a zombie, or already gone
-    }
-    if (command.includes(root) || cwd === root || cwd.startsWith(`${root}/`)) found.push({ pid: Number(entry), command });
-  }
-  return found;
-}
 
 /** A temp root (mode 0755, so that the service user can reach its files) and scan dir. */
 interface Workspace {

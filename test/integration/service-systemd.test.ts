@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ import { UtmpSession } from '../../src/client/index.js';
 import { accountIds, onPath, run } from '../helpers/commands.js';
 import { btmpRefused, btmpRoundTrip } from '../helpers/btmp-service.js';
 import { BIN, ROOT } from '../helpers/paths.js';
+import { processesUnder } from '../helpers/processes.js';
 
 const UNITS = join(ROOT, 'examples', 'systemd');
 const UTMPSD = join(ROOT, 'dist', 'src', 'cli', 'utmpsd.js');
@@ -73,26 +74,6 @@ function one(unit: Unit, section: string, key: string): string | undefined {
   return all[0];
 }
 
-async function processesUnder(root: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let command: string;
-    try {
-      command = (await readFile(`/proc/${entry}/cmdline`, 'latin1')).replaceAll('\0', ' ');
-    } catch {
-      continue;
-    }
-    let cwd = '';
-    try {
-      cwd = await readlink(`/proc/${entry}/cwd`);
-    } catch {
-      // a zombie, or gone
-    }
-    if (command.includes(root) || cwd.startsWith(`${root}/`)) found.push(Number(entry));
-  }
-  return found;
-}
 
 const ANALYZE_SKIP = await missing('systemd-analyze');
 const TMPFILES_SKIP = await missing('systemd-sysusers', 'systemd-tmpfiles');
@@ -363,7 +344,7 @@ describe('socket activation of utmpsd by systemd-socket-activate', { skip: ACTIV
       }
     }
     if (root) {
-      for (const pid of await processesUnder(root)) {
+      for (const { pid } of await processesUnder(root)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
