@@ -14,6 +14,7 @@ import { WtmpFile } from '../../src/store/wtmp-file.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { BIN } from '../helpers/paths.js';
 import { READER_ENV as ENV, type Run, run, utmps, sameAsSystem } from '../helpers/readers.js';
+import { seeded } from '../helpers/seeded.js';
 
 
 const same = (args: string[]): Promise<string> => sameAsSystem('last', 'last', args);
@@ -119,12 +120,7 @@ describe('utmps last matches util-linux last on a wtmp our daemon wrote', () => 
 // ---- seeded random histories, many record kinds and edge cases ----
 
 function histories(seed: number, files: number): EntryInput[][] {
-  let s = seed;
-  const random = (): number => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x80000000;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const { random, pick } = seeded(seed);
   const out: EntryInput[][] = [];
   for (let f = 0; f < files; f++) {
     const recs: EntryInput[] = [];

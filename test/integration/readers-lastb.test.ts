@@ -16,6 +16,7 @@ import { BIN } from '../helpers/paths.js';
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import { READER_ENV as ENV, type Run, run, utmps, sameAsSystem } from '../helpers/readers.js';
+import { seeded } from '../helpers/seeded.js';
 
 
 const same = (args: string[]): Promise<string> => sameAsSystem('lastb', 'lastb', args);
@@ -24,12 +25,7 @@ const BASE = 1700000000;
 
 /** Seeded failed-login histories: mostly sshd/login records, some of every other kind. */
 function histories(seed: number, files: number): EntryInput[][] {
-  let s = seed;
-  const random = (): number => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x80000000;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const { random, pick } = seeded(seed);
   const users = ['root', 'admin', 'oracle', 'test', 'ubuntu', 'alice', 'p@ssw0rd!', 'averyveryverylongusernamefortyby', '', 'LOGIN', 'x'];
   const hosts: Array<[string, string]> = [
     ['203.0.113.5', '203.0.113.5'],

@@ -15,6 +15,7 @@ import { buildRecord, type EntryInput, GLIBC_LAYOUT } from '../../src/record/ind
 import { type Daemons, startUcspi } from '../helpers/daemons.js';
 import { BIN } from '../helpers/paths.js';
 import { READER_ENV as ENV, type Run, run, utmps } from '../helpers/readers.js';
+import { seeded } from '../helpers/seeded.js';
 
 
 const PASSWD: Array<[string, number]> = [
@@ -34,12 +35,7 @@ const NOW = Math.floor(Date.now() / 1000);
 const DAY = 86_400;
 
 function history(seed: number, n: number): EntryInput[] {
-  let s = seed;
-  const random = (): number => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x80000000;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const { random, pick } = seeded(seed);
   const users = ['root', 'alice', 'bob', 'carol', 'averyveryverylongname', ...OUTSIDERS.filter((u) => u !== 'zed')];
   const recs: EntryInput[] = [];
   let t = 0;
