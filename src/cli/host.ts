@@ -9,7 +9,7 @@ import { buildRecord, FIELD_SIZE } from '../record/index.js';
 import { recordType } from '../record/fields.js';
 import { deadEntry } from '../record/logout.js';
 import { nowTimeval, type Timeval } from '../record/time.js';
-import { EXIT_REFUSED, fatalError } from './utmps-io.js';
+import { EXIT_REFUSED, fatalError, valueError } from './utmps-io.js';
 
 /** The kernel's boot time in seconds since the epoch (/proc/stat btime, as procps uses). */
 export function kernelBootTime(): bigint {
@@ -80,4 +80,11 @@ export async function markLiveEntriesDead(options: MarkOptions): Promise<number>
 export function clientFailure(what: string, e: unknown): Error {
   if (e instanceof UtmpsError) return fatalError(`unable to ${what}: ${e.message}`, e.code === 'EPERM' ? EXIT_REFUSED : undefined);
   return fatalError(`unable to ${what}: ${String((e as Error)?.message ?? e)}`);
+}
+
+/** --timeout of boot, shutdown and reap: milliseconds for each request (default 10000). */
+export function timeoutOption(text: string | undefined): number {
+  if (text === undefined) return 10_000;
+  if (!/^[0-9]+$/.test(text)) throw valueError(`invalid timeout: ${text}`);
+  return Number(text);
 }

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { nowTimeval, wtmpdSocketPath, appendWtmp, UtmpSession } from '../client/index.js';
 import { RecordType } from '../record/index.js';
-import { bootRecord, clientFailure, kernelBootTime, markLiveEntriesDead, runlevelRecord } from './host.js';
+import { bootRecord, clientFailure, kernelBootTime, markLiveEntriesDead, runlevelRecord, timeoutOption } from './host.js';
 import { fatalError, parseOptions, reason, usageError, valueError } from './utmps-io.js';
 
 const USAGE =
@@ -47,11 +47,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function timeoutOption(text: string | undefined): number {
-  if (text === undefined) return 10_000;
-  if (!/^[0-9]+$/.test(text)) throw valueError(`invalid timeout: ${text}`);
-  return Number(text);
-}
 
 /** One runlevel character: sysvinit's 1-5 and S (0 and 6 mean going down, not booted). */
 export function runlevelOption(text: string | undefined): string {

@@ -9,6 +9,7 @@ import { nowTimeval } from '../record/time.js';
 import { typeName, UTMPS_LAYOUT as L } from '../record/layout.js';
 import { recordType } from '../record/fields.js';
 import { entryPid, judge, procHost } from '../host/liveness.js';
+import { timeoutOption } from './host.js';
 import { EXIT_REFUSED, Exit, fatalError, Output, parseOptions, reason, usageError } from './utmps-io.js';
 
 const USAGE = 'utmps reap [ -n ] [ -U utmpd-socket ] [ -W wtmpd-socket ] [ --timeout ms ]';
@@ -58,11 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw usageError(USAGE);
-  let timeoutMs = 10_000;
-  if (v.timeout !== undefined) {
-    if (!/^\d+$/.test(v.timeout)) throw usageError(USAGE, `--timeout must be a number of milliseconds, got '${v.timeout}'`);
-    timeoutMs = Number(v.timeout);
-  }
+  const timeoutMs = timeoutOption(v.timeout);
   const host = procHost();
   const out = new Output();
   let session: UtmpSession;

@@ -5,8 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { appendWtmp, nowTimeval, wtmpdSocketPath } from '../client/index.js';
-import { clientFailure, markLiveEntriesDead, shutdownRecord } from './host.js';
-import { timeoutOption } from './utmps-boot.js';
+import { clientFailure, markLiveEntriesDead, shutdownRecord, timeoutOption } from './host.js';
 import { parseOptions, usageError } from './utmps-io.js';
 
 const USAGE = 'utmps shutdown [ -U utmpd-socket ] [ -W wtmpd-socket ] [ --timeout ms ] [ -v ]';

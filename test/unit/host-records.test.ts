@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { bootRecord, kernelRelease, runlevelRecord, shutdownRecord } from '../../src/cli/host.js';
 import { WATCHED_TYPES } from '../../src/host/liveness.js';
 import { deadEntry } from '../../src/record/logout.js';
-import { runlevelOption, timeoutOption } from '../../src/cli/utmps-boot.js';
+import { timeoutOption } from '../../src/cli/host.js';
+import { runlevelOption } from '../../src/cli/utmps-boot.js';
 import { buildRecord, decodeEntry, RecordType } from '../../src/record/index.js';
 
 const T = { tvSec: 1_700_000_000n, tvUsec: 250_000 };
